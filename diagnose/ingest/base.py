@@ -1,0 +1,44 @@
+"""What a format reader is: sniff a path, read it into raw signals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from diagnose.run import Note
+
+
+@dataclass
+class RawRun:
+    """A reader's output, before names are normalised and steps are cleaned.
+
+    `signals` maps the name as the log wrote it (e.g. "train/loss", "lm loss") to a float
+    Series indexed by step, in file order, holding only the points the log really had: a
+    missing cell is absent, a "nan" written by the trainer is NaN. Steps may repeat or go
+    back (a resumed run); canonicalisation deals with that. `name` tells runs apart when one
+    file holds several (a W&B export).
+    """
+
+    signals: dict[str, pd.Series]
+    source: str
+    format: str
+    name: str = ""
+    notes: list[Note] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+
+class Reader(Protocol):
+    """One log format. Modules in diagnose/ingest/ expose these three names."""
+
+    name: str
+
+    def sniff(self, path: Path, head: bytes) -> float:
+        """Confidence in [0, 1] that `path` is this format; `head` is its first 64 KiB."""
+        ...
+
+    def read(self, path: Path) -> list[RawRun]:
+        """Read every run in `path`; raise InputError (naming the file) when it cannot."""
+        ...

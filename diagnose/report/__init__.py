@@ -1,0 +1,1 @@
+"""Report model and its renderers (terminal, JSON, Markdown)."""
