@@ -1,0 +1,163 @@
+"""Gradient-norm pathologies: growth by orders of magnitude, collapse towards zero, and
+early layers starved while late ones still learn (the chain rule's product of Jacobians)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from diagnose.detectors.base import Event
+from diagnose.detectors.common import (
+    block_medians,
+    block_size,
+    finite_points,
+    fmt,
+    global_grad_norm,
+)
+from diagnose.run import Run
+
+
+def exploding(run: Run, params: Mapping[str, Any]) -> list[Event]:
+    """The smoothed log grad norm rises `min_orders` decades above its lowest earlier level.
+
+    params: n_blocks (smoothing resolution), min_orders (decades), min_points; the same test
+    runs on each per-layer norm to name the layers that blew up.
+    """
+    grad = global_grad_norm(run)
+    if grad is None:
+        return []
+    growth = _growth(grad, params)
+    if growth is None:
+        return []
+    onset, low, high, end = growth
+    layers = [n for n in run.layer_names if _growth(run.series(n), params) is not None]
+    evidence = [
+        f"grad_norm {fmt(10**low)} -> {fmt(10**high)} (x{fmt(10 ** (high - low))}) "
+        f"from step {onset}"
+    ]
+    if layers:
+        evidence.append(f"layers that blew up: {', '.join(n.split('/', 1)[1] for n in layers)}")
+    return [
+        Event(
+            step=onset,
+            end_step=end,
+            confidence=float(min(1.0, 0.5 + 0.15 * (high - low))),
+            evidence=evidence,
+            signal="grad_norm",
+            stats={"orders": high - low, "low": 10**low, "high": 10**high, "layers": layers},
+        )
+    ]
+
+
+def _growth(series: pd.Series, params: Mapping[str, Any]) -> tuple[int, float, float, int] | None:
+    steps, values = finite_points(series)
+    positive = values > 0
+    steps, values = steps[positive], values[positive]
+    if len(values) < params.get("min_points", 20):
+        return None
+    size = block_size(len(values), params.get("n_blocks", 50))
+    smooth = np.log10(block_medians(values, size))
+    running_low = np.minimum.accumulate(smooth)
+    rise = smooth - running_low
+    min_orders = params.get("min_orders", 1.5)
+    over = np.flatnonzero(rise >= min_orders)
+    if len(over) == 0:
+        return None
+    first = int(over[0])
+    low = float(running_low[first])
+    crossing = int(np.flatnonzero(smooth[: first + 1] < low + min_orders / 2)[-1]) + 1
+    onset_step = int(steps[min(crossing, first) * size])
+    return onset_step, low, float(smooth[first:].max()), int(steps[-1])
+
+
+def vanishing(run: Run, params: Mapping[str, Any]) -> list[Event]:
+    """The global grad norm falls `min_orders` decades while the loss is far from solved.
+
+    params: edge_fraction (share of the run averaged at the start and at the end),
+    min_orders, not_solved_ratio (final loss / initial loss above this = not solved).
+    """
+    grad = global_grad_norm(run)
+    if grad is None or not _loss_unsolved(run, params):
+        return []
+    steps, values = finite_points(grad)
+    values = np.maximum(values, 1e-30)
+    edge = max(1, int(len(values) * params.get("edge_fraction", 0.1)))
+    if len(values) < 2 * edge + 2:
+        return []
+    early, late = np.log10(np.median(values[:edge])), np.log10(np.median(values[-edge:]))
+    if early - late < params.get("min_orders", 2.0):
+        return []
+    below = np.flatnonzero(np.log10(values) <= early - params.get("min_orders", 2.0) / 2)
+    return [
+        Event(
+            step=int(steps[below[0]]),
+            end_step=int(steps[-1]),
+            confidence=float(min(1.0, 0.5 + 0.1 * (early - late))),
+            evidence=[f"grad_norm {fmt(10**early)} -> {fmt(10**late)} "
+                      f"({fmt(early - late)} orders of magnitude down) while the loss stays high"],
+            signal="grad_norm",
+            stats={"orders": early - late, "early": 10**early, "late": 10**late},
+        )
+    ]
+
+
+def layer_ratio(run: Run, params: Mapping[str, Any]) -> list[Event]:
+    """The first layer's gradient norm is `min_orders` decades below the last layer's.
+
+    params: min_orders, n_blocks, not_solved_ratio (0 disables the loss condition).
+    """
+    layers = _weight_layers(run)
+    if len(layers) < 2 or not _loss_unsolved(run, params):
+        return []
+    pair = pd.concat([run.series(layers[0]), run.series(layers[-1])], axis=1, join="inner")
+    pair = pair[np.isfinite(pair).all(axis=1) & (pair > 0).all(axis=1)]
+    if len(pair) < params.get("min_points", 10):
+        return []
+    log_ratio = np.log10(pair.iloc[:, 0].to_numpy()) - np.log10(pair.iloc[:, 1].to_numpy())
+    overall = float(np.median(log_ratio))
+    min_orders = params.get("min_orders", 2.0)
+    if overall > -min_orders:
+        return []
+    size = block_size(len(log_ratio), params.get("n_blocks", 50))
+    smooth = block_medians(log_ratio, size)
+    onset_block = int(np.flatnonzero(smooth <= -min_orders)[0])
+    steps = pair.index.to_numpy()
+    medians = {n.split("/", 1)[1]: float(run.series(n).median()) for n in layers}
+    return [
+        Event(
+            step=int(steps[onset_block * size]),
+            end_step=int(steps[-1]),
+            confidence=float(min(1.0, 0.5 + 0.1 * -overall)),
+            evidence=[
+                f"first layer {layers[0].split('/', 1)[1]} grad {fmt(medians[layers[0].split('/', 1)[1]])}"
+                f" vs last layer {layers[-1].split('/', 1)[1]} {fmt(medians[layers[-1].split('/', 1)[1]])}"
+                f" (ratio {fmt(10**overall)}, {fmt(-overall)} orders of magnitude)",
+                "per-layer median grad norms, input side first: "
+                + ", ".join(fmt(v) for v in medians.values()),
+            ],
+            signal=layers[0],
+            stats={"ratio": 10**overall, "orders": -overall, "layers": len(layers),
+                   "layer_medians": medians},
+        )
+    ]
+
+
+def _weight_layers(run: Run) -> list[str]:
+    layers = run.layer_names
+    weights = [n for n in layers if "weight" in n or "kernel" in n]
+    return weights or layers
+
+
+def _loss_unsolved(run: Run, params: Mapping[str, Any]) -> bool:
+    threshold = params.get("not_solved_ratio", 0.5)
+    if threshold <= 0 or not run.has("loss"):
+        return True
+    _, loss = finite_points(run.series("loss"))
+    if len(loss) < 10:
+        return True
+    edge = max(1, len(loss) // 10)
+    initial, final = np.median(loss[:edge]), np.median(loss[-edge:])
+    return bool(initial <= 0 or final >= threshold * initial)
