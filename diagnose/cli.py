@@ -1,0 +1,160 @@
+"""The command line: thin typer commands over diagnose.api. No diagnosis logic lives here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from diagnose.errors import DiagnoseError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Diagnose a neural-network training run from its logs: what went wrong, where, why, "
+    "and what to change.\n\nUsage: diagnose PATH... [OPTIONS]  (same as `diagnose check`).",
+)
+
+SUBCOMMANDS = {"check", "rules", "explain"}
+
+
+class OutputFormat(str, Enum):
+    terminal = "terminal"
+    json = "json"
+    markdown = "markdown"
+
+
+class FailOn(str, Enum):
+    info = "info"
+    warning = "warning"
+    error = "error"
+    never = "never"
+
+
+RulesOption = Annotated[
+    Optional[list[Path]],
+    typer.Option("--rules", help="Folder of rule files that add to or override the built-in rules (same id replaces)."),
+]
+
+
+@app.command()
+def check(
+    paths: Annotated[list[Path], typer.Argument(help="Log files, run folders or folders of runs.")],
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")] = OutputFormat.terminal,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")] = FailOn.error,
+    rules: RulesOption = None,
+    input_format: Annotated[Optional[str], typer.Option("--input-format", "-i", help="Force the log reader (e.g. csv, jsonl, tensorboard).")] = None,
+    num_classes: Annotated[Optional[int], typer.Option("--num-classes", help="Class count k, for the ln(k) chance-level check.")] = None,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colours.")] = False,
+) -> None:
+    """Diagnose training runs and print a ranked report."""
+    from diagnose.api import diagnose_run
+    from diagnose.report.model import Report
+    from diagnose.rules import load_rules
+
+    with _user_errors():
+        ruleset = load_rules(rules or [])
+        runs = []
+        for path in paths:
+            runs += diagnose_run(path, rules=ruleset, input_format=input_format,
+                                 num_classes=num_classes).runs
+        report = Report(runs=runs)
+    _print_report(report, output_format, no_color)
+    raise typer.Exit(exit_code(report, fail_on))
+
+
+def exit_code(report, fail_on: FailOn) -> int:
+    """CONTRACT.md: 0 nothing at or above --fail-on, 1 a finding at or above it."""
+    from diagnose.report.model import severity_rank
+
+    worst = report.worst_severity()
+    if fail_on is FailOn.never or worst is None:
+        return 0
+    return int(severity_rank(worst) >= severity_rank(fail_on.value))
+
+
+def _print_report(report, output_format: OutputFormat, no_color: bool) -> None:
+    if output_format is OutputFormat.json:
+        from diagnose.report.json import render_json
+
+        sys.stdout.write(render_json(report) + "\n")
+    elif output_format is OutputFormat.markdown:
+        from diagnose.report.markdown import render_markdown
+
+        sys.stdout.write(render_markdown(report) + "\n")
+    else:
+        from diagnose.report.terminal import render_terminal
+
+        render_terminal(report, _console(no_color))
+
+
+@app.command("rules")
+def list_rules(rules: RulesOption = None, no_color: Annotated[bool, typer.Option("--no-color")] = False) -> None:
+    """List the active rules with their detector, parameters and severity."""
+    from rich.table import Table
+
+    from diagnose.rules import load_rules
+
+    with _user_errors():
+        ruleset = load_rules(rules or [])
+    table = Table("rule", "symptom", "severity", "detector", "parameters", "source")
+    for rule in ruleset.rules.values():
+        params = ", ".join(f"{k}={v}" for k, v in rule.params.items())
+        table.add_row(rule.id, rule.symptom, rule.severity, rule.detector, params, Path(rule.path).name)
+    _console(no_color).print(table)
+
+
+@app.command()
+def explain(
+    topic: Annotated[str, typer.Argument(help="A symptom id, cause id or rule id (e.g. loss_spike, lr_too_high).")],
+    rules: RulesOption = None,
+) -> None:
+    """Explain a symptom or cause: what it means, why it happens, and the fixes."""
+    from diagnose.explain import explain as explain_text
+    from diagnose.rules import load_rules
+
+    with _user_errors():
+        text = explain_text(topic, load_rules(rules or []))
+    sys.stdout.write(text + "\n")
+
+
+def _console(no_color: bool) -> Console:
+    return Console(no_color=no_color or "NO_COLOR" in os.environ, highlight=False,
+                   soft_wrap=not sys.stdout.isatty())
+
+
+class _user_errors:
+    """Bad input or usage -> one line on stderr and exit 2; never a traceback."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None or isinstance(exc, (typer.Exit, KeyboardInterrupt)):
+            return False
+        if isinstance(exc, DiagnoseError):
+            message = str(exc)
+        elif os.environ.get("DIAGNOSE_DEBUG"):
+            return False
+        else:
+            message = f"internal error: {type(exc).__name__}: {exc} (set DIAGNOSE_DEBUG=1 for the traceback)"
+        sys.stderr.write(f"diagnose: error: {message}\n")
+        raise typer.Exit(2)
+
+
+def main() -> None:
+    """Entry point: `diagnose PATH...` is `diagnose check PATH...`."""
+    argv = sys.argv[1:]
+    if argv and argv[0] not in SUBCOMMANDS and argv[0] not in ("--help", "-h"):
+        argv = ["check", *argv]
+    app(args=argv, prog_name="diagnose")
+
+
+if __name__ == "__main__":
+    main()
