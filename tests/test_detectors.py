@@ -1,0 +1,126 @@
+"""Detectors as pure functions: each finds its pattern where it is, and stays quiet on a
+noisy healthy curve. Signals are built here so the truth is known exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from diagnose.detectors import get_detector
+from diagnose.detectors.common import block_medians, segments, trailing_baseline
+from diagnose.engine import missing_signals
+from diagnose.rules import load_rules
+from diagnose.run import Run
+
+N = 3000
+STEPS = np.arange(N) * 10  # step units need not be row numbers
+
+
+def params(rule_id: str) -> dict:
+    return load_rules().rules[rule_id].params
+
+
+def run_of(**signals: np.ndarray) -> Run:
+    return Run({name: pd.Series(values, index=STEPS[: len(values)]) for name, values in signals.items()})
+
+
+def healthy_loss(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (2.3 * np.exp(-np.arange(N) / 500) + 0.1) * (1 + 0.15 * rng.standard_normal(N))
+
+
+def healthy_grad(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed + 1)
+    return 1.0 + 0.3 * rng.standard_normal(N) ** 2
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_no_detector_fires_on_a_noisy_healthy_run(seed: int):
+    run = run_of(loss=healthy_loss(seed), grad_norm=healthy_grad(seed), lr=np.full(N, 1e-3))
+    for rule in load_rules().rules.values():
+        if missing_signals(run, rule.requires):
+            continue
+        events = get_detector(rule.detector)(run, rule.params)
+        assert events == [], f"{rule.id} fired on a healthy run: {events}"
+
+
+def test_spike_found_at_its_step_with_recovery():
+    loss = healthy_loss()
+    loss[1500:1505] *= 12
+    (event,) = get_detector("spikes.robust_jump")(run_of(loss=loss), params("loss-spike"))
+    assert event.step == STEPS[1500] and event.stats["ratio"] > 5
+    assert event.stats["recovered"] and not event.stats["benign"]
+
+
+def test_spike_that_never_recovers_is_not_recovered():
+    loss = healthy_loss()
+    loss[1500:] = 5.0 + 0.01 * np.arange(N - 1500)
+    events = get_detector("spikes.robust_jump")(run_of(loss=loss), params("loss-spike"))
+    assert events and events[0].step == STEPS[1500] and not events[0].stats["recovered"]
+
+
+def test_first_nonfinite_reports_first_step_and_every_signal():
+    loss, grad = healthy_loss(), healthy_grad()
+    grad[2000] = np.inf
+    loss[2001:] = np.nan
+    (event,) = get_detector("nonfinite.first_nonfinite")(run_of(loss=loss, grad_norm=grad), params("non-finite"))
+    assert event.step == STEPS[2000]
+    assert event.stats["signals"] == ["grad_norm", "loss"]
+    assert event.stats["count"] == 1 + (N - 2001)
+
+
+def test_divergence_onset_is_where_the_loss_leaves_its_best():
+    loss = healthy_loss()
+    loss[1200:] *= np.exp((np.arange(N - 1200)) / 300)
+    (event,) = get_detector("trends.divergence")(run_of(loss=loss), params("divergence"))
+    assert abs(event.step - STEPS[1200]) <= 0.05 * STEPS[-1]
+    assert event.stats["ratio"] > 10
+
+
+def test_exploding_gradients_found_from_growth_by_orders():
+    grad = healthy_grad()
+    grad[1000:] *= 10 ** (np.arange(N - 1000) / 500)
+    (event,) = get_detector("gradients.exploding")(run_of(loss=healthy_loss(), grad_norm=grad), params("exploding-gradients"))
+    assert event.stats["orders"] >= 1.5
+    assert STEPS[1000] <= event.step <= STEPS[1700]
+
+
+def test_vanishing_per_layer_needs_early_layers_far_below_late_ones():
+    flat = np.full(N, 2.3) + 0.01 * np.random.default_rng(0).standard_normal(N)
+    layers = {f"grad_norm/layers.{i}.weight": np.full(N, 10.0 ** (i - 6)) for i in range(6)}
+    run = run_of(loss=flat, **layers)
+    (event,) = get_detector("gradients.layer_ratio")(run, params("vanishing-gradients-layers"))
+    assert event.stats["orders"] == pytest.approx(5.0)
+    even = run_of(loss=flat, **{k: np.ones(N) for k in layers})
+    assert get_detector("gradients.layer_ratio")(even, params("vanishing-gradients-layers")) == []
+
+
+def test_stuck_at_chance_finds_k_from_the_loss_level():
+    rng = np.random.default_rng(0)
+    loss = np.log(10) + 0.005 * rng.standard_normal(N)
+    (event,) = get_detector("plateaus.stuck_at_chance")(run_of(loss=loss), params("stuck-at-chance"))
+    assert event.stats["k"] == 10
+
+
+def test_overfitting_onset_is_the_validation_minimum():
+    val = np.concatenate([np.linspace(1.0, 0.3, 20), np.linspace(0.3, 0.8, 10)])
+    run = run_of(loss=healthy_loss())
+    run.signals["val_loss"] = pd.Series(val, index=STEPS[::100][: len(val)])
+    (event,) = get_detector("trends.overfitting")(run, params("overfitting"))
+    assert event.step == STEPS[::100][19]
+
+
+def test_plateau_that_escapes_is_saddle_like():
+    loss = np.where(np.arange(N) < 1200, 1.0, 0.05 + 0.95 * np.exp(-(np.arange(N) - 1200) / 100))
+    grad = np.where(np.arange(N) < 1200, 1e-3, 0.5)
+    (event,) = get_detector("plateaus.plateau")(run_of(loss=loss, grad_norm=grad), params("plateau"))
+    assert event.step == STEPS[0] and event.stats["escaped"]
+
+
+def test_block_helpers():
+    values = np.arange(10, dtype=float)
+    assert block_medians(values, 4).tolist() == [1.5, 5.5, 8.5]
+    median, sigma = trailing_baseline(values, 5)
+    assert np.isnan(median[:5]).all() and (median[5:] == 2.0).all()
+    assert segments(np.array([0, 1, 1, 0, 0, 1, 0, 1], bool), max_gap=1) == [(1, 2), (5, 7)]
