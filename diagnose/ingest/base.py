@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from diagnose.run import Note
@@ -28,6 +29,11 @@ class RawRun:
     name: str = ""
     notes: list[Note] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
+    # Row-oriented readers also give the step of every row in file order, and for each
+    # sparse signal the rows its points came from (a signal absent here has a point in
+    # every row). With these, a resume is cut at the row level, across all signals at once.
+    row_steps: np.ndarray | None = None
+    rows: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class Reader(Protocol):
