@@ -105,6 +105,23 @@ def run_from_frame(frame: pd.DataFrame, source: str = "<memory>", fmt: str = "fr
     return canonicalize(raw_from_frame(frame, source, fmt))
 
 
+def _logged_cells(cells: pd.Series, values: np.ndarray) -> np.ndarray:
+    """Which cells of a frame column were logged.
+
+    A frame cannot tell "not logged" from NaN. A column whose NaNs sit between logged values
+    is sparse (validation every N steps): its NaNs are gaps. A column that is dense up to a
+    NaN tail went NaN: those NaNs are real and kept. Blank text is always a gap.
+    """
+    if cells.dtype == object:
+        return ~(cells.isna() | (cells.astype(str).str.strip() == "")).to_numpy()
+    nan = np.isnan(values)
+    if not nan.any():
+        return np.ones(len(values), dtype=bool)
+    first_nan = int(np.argmax(nan))
+    dense_then_nan_tail = bool(nan[first_nan:].all())
+    return np.ones(len(values), dtype=bool) if dense_then_nan_tail else ~nan
+
+
 def raw_from_frame(frame: pd.DataFrame, source: str, fmt: str) -> RawRun:
     """Split a wide frame into per-signal series; an empty cell is 'not logged', not NaN."""
     step_col = pick_step_column([str(c) for c in frame.columns])
@@ -118,10 +135,11 @@ def raw_from_frame(frame: pd.DataFrame, source: str, fmt: str) -> RawRun:
         index = pd.RangeIndex(len(frame), name="step")
     signals = {}
     for column in frame.columns:
-        values = pd.to_numeric(frame[column], errors="coerce") if frame[column].dtype == object else frame[column]
+        cells = frame[column]
+        values = pd.to_numeric(cells, errors="coerce") if cells.dtype == object else cells
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue
         values = values.to_numpy(dtype="float64", copy=False)
-        present = ~pd.isna(frame[column]).to_numpy()
+        present = _logged_cells(cells, values)
         signals[str(column)] = pd.Series(values[present], index=index[present], name=str(column))
     return RawRun(signals=signals, source=source, format=fmt)

@@ -131,11 +131,19 @@ def table_signals(table: pa.Table, path: Path) -> tuple[np.ndarray, dict[str, pd
 
 def _steps(table: pa.Table, step_col: str | None, path: Path) -> np.ndarray:
     if step_col is None:
-        return np.arange(table.num_rows, dtype=np.int64)
+        return _epoch_steps(table) if "epoch" in table.column_names else np.arange(table.num_rows, dtype=np.int64)
     values, present = _float_values(table.column(step_col))
     if present is not None and not present.all() or not np.isfinite(values).all():
         raise InputError(path, f"the step column {step_col!r} has empty or non-numeric cells")
     return values.astype(np.int64)
+
+
+def _epoch_steps(table: pa.Table) -> np.ndarray:
+    """Keras' CSVLogger writes one row per epoch and no step: the epoch is the step."""
+    values, present = _float_values(table.column("epoch"))
+    if present is None and np.isfinite(values).all() and np.all(values == np.round(values)):
+        return values.astype(np.int64)
+    return np.arange(table.num_rows, dtype=np.int64)
 
 
 def _float_values(array: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]:
