@@ -120,7 +120,7 @@ def test_plateau_that_escapes_is_saddle_like():
 
 def test_block_helpers():
     values = np.arange(10, dtype=float)
-    assert block_medians(values, 4).tolist() == [1.5, 5.5, 8.5]
+    assert block_medians(values, 4).tolist() == [2.0, 6.0, 8.5]  # upper median of full blocks
     median, sigma = trailing_baseline(values, 5)
     assert np.isnan(median[:5]).all() and (median[5:] == 2.0).all()
     assert segments(np.array([0, 1, 1, 0, 0, 1, 0, 1], bool), max_gap=1) == [(1, 2), (5, 7)]
