@@ -32,7 +32,7 @@ def exploding(run: Run, params: Mapping[str, Any]) -> list[Event]:
     growth = _growth(grad, params)
     if growth is None:
         return []
-    onset, low, high, end = growth
+    onset, low, high, end, recovered = growth
     layers = [n for n in run.layer_names if _growth(run.series(n), params) is not None]
     evidence = [
         f"grad_norm {fmt(10**low)} -> {fmt(10**high)} (x{fmt(10 ** (high - low))}) "
@@ -47,12 +47,16 @@ def exploding(run: Run, params: Mapping[str, Any]) -> list[Event]:
             confidence=float(min(1.0, 0.5 + 0.15 * (high - low))),
             evidence=evidence,
             signal="grad_norm",
-            stats={"orders": high - low, "low": 10**low, "high": 10**high, "layers": layers},
+            stats={"orders": high - low, "low": 10**low, "high": 10**high, "layers": layers,
+                   "recovered": recovered},
         )
     ]
 
 
-def _growth(series: pd.Series, params: Mapping[str, Any]) -> tuple[int, float, float, int] | None:
+def _growth(series: pd.Series, params: Mapping[str, Any]) -> tuple[int, float, float, int, bool] | None:
+    """(onset step, low and high log10 levels, end step, came back down) of the first rise
+    of `min_orders` decades that lasts `min_blocks` smoothing blocks; a shorter surge is a
+    spike (the loss-spike rule's territory), not an explosion."""
     steps, values = finite_points(series)
     positive = values > 0
     steps, values = steps[positive], values[positive]
@@ -63,14 +67,18 @@ def _growth(series: pd.Series, params: Mapping[str, Any]) -> tuple[int, float, f
     running_low = np.minimum.accumulate(smooth)
     rise = smooth - running_low
     min_orders = params.get("min_orders", 1.5)
-    over = np.flatnonzero(rise >= min_orders)
-    if len(over) == 0:
-        return None
-    first = int(over[0])
-    low = float(running_low[first])
-    crossing = int(np.flatnonzero(smooth[: first + 1] < low + min_orders / 2)[-1]) + 1
-    onset_step = int(steps[min(crossing, first) * size])
-    return onset_step, low, float(smooth[first:].max()), int(steps[-1])
+    for first in np.flatnonzero(rise >= min_orders):
+        low = float(running_low[first])
+        elevated = smooth[first:] >= low + min_orders / 2
+        stretch = int(np.argmin(elevated)) if not elevated.all() else len(elevated)
+        if stretch < params.get("min_blocks", 3) and not elevated.all():
+            continue
+        crossing = int(np.flatnonzero(smooth[: first + 1] < low + min_orders / 2)[-1]) + 1
+        onset_step = int(steps[min(crossing, first) * size])
+        last = min(len(values) - 1, (first + stretch) * size - 1)
+        high = float(smooth[first : first + stretch].max())
+        return onset_step, low, high, int(steps[last]), not bool(elevated.all())
+    return None
 
 
 def vanishing(run: Run, params: Mapping[str, Any]) -> list[Event]:
