@@ -97,17 +97,16 @@ def _print_report(report, output_format: OutputFormat, no_color: bool) -> None:
 @app.command("rules")
 def list_rules(rules: RulesOption = None, no_color: Annotated[bool, typer.Option("--no-color")] = False) -> None:
     """List the active rules with their detector, parameters and severity."""
-    from rich.table import Table
-
     from diagnose.rules import load_rules
 
     with _user_errors():
         ruleset = load_rules(rules or [])
-    table = Table("rule", "symptom", "severity", "detector", "parameters", "source")
+    console = _console(no_color)
     for rule in ruleset.rules.values():
+        console.print(f"[bold]{rule.id}[/bold]  {rule.symptom}  {rule.severity}  "
+                      f"detector {rule.detector}  ({Path(rule.path).name})", highlight=False)
         params = ", ".join(f"{k}={v}" for k, v in rule.params.items())
-        table.add_row(rule.id, rule.symptom, rule.severity, rule.detector, params, Path(rule.path).name)
-    _console(no_color).print(table)
+        console.print(f"    {params or 'no parameters'}", markup=False, highlight=False)
 
 
 @app.command()
