@@ -1,0 +1,108 @@
+"""Format readers on files written by the real libraries, and autodetection across formats."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from diagnose.ingest import find_runs, read_runs
+from diagnose.ingest.detect import detect_reader
+
+REAL = Path(__file__).parent / "data" / "real_logs"
+
+
+def write_tensorboard(folder: Path, steps: int = 200, nan_at: int | None = None) -> Path:
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(folder))
+    for step in range(steps):
+        loss = float("nan") if step == nan_at else 2.0 / (step + 1)
+        writer.add_scalar("Loss/train", loss, step)
+        writer.add_scalar("grad_norm", 1.0 + step % 3, step)
+        if step % 20 == 0:
+            writer.add_scalar("Loss/val", 1.5, step)
+    writer.add_scalar("lr-Adam", 1e-3, 0)  # a tag logged late at an old step is not a resume
+    writer.close()
+    return folder
+
+
+def test_tensorboard_folder_written_by_torch_summarywriter(tmp_path):
+    (run,) = read_runs(write_tensorboard(tmp_path / "tb", nan_at=150))
+    assert run.format == "tensorboard" and run.notes == []
+    loss = run.series("loss")
+    assert len(loss) == 200 and loss.iloc[0] == 2.0 and math.isnan(loss.loc[150])
+    assert list(run.series("val_loss").index) == list(range(0, 200, 20))
+    assert run.has("grad_norm") and run.has("lr")
+
+
+def test_tensorboard_tf2_tensor_scalars(tmp_path):
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.plugins.scalar import summary_v2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    writer = EventFileWriter(str(tmp_path))
+    for step in range(50):
+        summary = summary_v2.scalar_pb("train/loss", 3.0 - 0.01 * step)
+        writer.add_event(event_pb2.Event(step=step, wall_time=1.0, summary=summary))
+    writer.close()
+    (run,) = read_runs(tmp_path)
+    assert run.series("loss").iloc[-1] == pytest.approx(3.0 - 0.49)
+
+
+def test_tensorboard_file_cut_mid_record_keeps_what_came_before(tmp_path):
+    folder = write_tensorboard(tmp_path / "tb")
+    (event_file,) = folder.iterdir()
+    data = event_file.read_bytes()
+    cut = tmp_path / "cut" / event_file.name
+    cut.parent.mkdir()
+    cut.write_bytes(data[: len(data) // 2 + 7])
+    (run,) = read_runs(cut)
+    assert 50 < len(run.series("loss")) < 200
+    assert [n.kind for n in run.notes] == ["truncated"]
+    corrupt = bytearray(data)
+    corrupt[len(data) // 2] ^= 0xFF
+    cut.write_bytes(bytes(corrupt))
+    (run,) = read_runs(cut)
+    assert run.notes and run.notes[0].kind == "truncated" and "CRC" in run.notes[0].message
+
+
+@pytest.mark.parametrize("folder, train_points, eval_points, last_loss", [
+    ("06_hf_trainer", 18, 5, None),
+    ("07_hf_trainer", 10, 10, None),
+    ("11_hf_trainer", 20, 0, None),
+])
+def test_hugging_face_trainer_state(folder, train_points, eval_points, last_loss):
+    (run,) = read_runs(REAL / folder)
+    assert run.format == "hf_trainer"
+    assert len(run.series("loss")) == train_points and len(run.series("grad_norm")) == train_points
+    assert (len(run.series("val_loss")) if run.has("val_loss") else 0) == eval_points
+
+
+def test_hf_summary_entry_is_not_a_training_step():
+    (run,) = read_runs(REAL / "06_hf_trainer")
+    assert run.series("loss").loc[50] == pytest.approx(4.3588)
+    assert run.series("loss").index[-1] == 900  # the train_loss summary at 935 is left out
+
+
+EXPECTED_READER = {
+    "06_hf_trainer": "hf_trainer", "07_hf_trainer": "hf_trainer", "11_hf_trainer": "hf_trainer",
+    "09_keras.csv": "csv", "10_keras.csv": "csv", "02_steploss.log": "csv",
+    "12_lightning": None, "13_lightning": None,
+}
+
+
+@pytest.mark.parametrize("name, reader", [(k, v) for k, v in EXPECTED_READER.items() if v])
+def test_autodetection_picks_the_right_reader_for_real_files(name, reader):
+    assert detect_reader(REAL / name).name == reader
+
+
+def test_autodetection_does_not_confuse_formats(tmp_path):
+    write_tensorboard(tmp_path / "tb")
+    shutil.copy(REAL / "09_keras.csv", tmp_path / "keras.csv")
+    shutil.copytree(REAL / "06_hf_trainer", tmp_path / "hf")
+    (tmp_path / "run.jsonl").write_text('{"step": 1, "loss": 2.0}\n{"step": 2, "loss": 1.0}\n')
+    found = {p.name: detect_reader(p).name for p in find_runs(tmp_path)}
+    assert found == {"tb": "tensorboard", "keras.csv": "csv", "hf": "hf_trainer", "run.jsonl": "jsonl"}
