@@ -52,21 +52,58 @@ def check(
     input_format: Annotated[Optional[str], typer.Option("--input-format", "-i", help="Force the log reader (e.g. csv, jsonl, tensorboard).")] = None,
     num_classes: Annotated[Optional[int], typer.Option("--num-classes", help="Class count k, for the ln(k) chance-level check.")] = None,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colours.")] = False,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker processes for a folder of runs (default: all cores).")] = None,
 ) -> None:
     """Diagnose training runs and print a ranked report."""
-    from diagnose.api import diagnose_run
+    from diagnose.api import run_paths
     from diagnose.report.model import Report
     from diagnose.rules import load_rules
+    from diagnose.sweep import diagnose_many
 
     with _user_errors():
-        ruleset = load_rules(rules or [])
-        runs = []
-        for path in paths:
-            runs += diagnose_run(path, rules=ruleset, input_format=input_format,
-                                 num_classes=num_classes).runs
+        load_rules(rules or [])  # a bad rule file is a usage error before any work starts
+        targets = [(path, run) for path in paths for run in run_paths(path)]
+        with _progress_bar(len(targets)) as progress:
+            runs, unreadable = diagnose_many([run for _, run in targets], rules_dirs=rules or [],
+                                             input_format=input_format, num_classes=num_classes,
+                                             jobs=jobs, progress=progress)
+        _fail_on_unreadable(unreadable, given={p for p in paths if not p.is_dir()})
         report = Report(runs=runs)
     _print_report(report, output_format, no_color)
     raise typer.Exit(exit_code(report, fail_on))
+
+
+def _fail_on_unreadable(unreadable, given: set[Path]) -> None:
+    """A file named on the command line must be readable; one found in a folder is skipped
+    with a line on stderr (a sweep should not stop at one broken log)."""
+    from diagnose.errors import DiagnoseError
+
+    for item in unreadable:
+        if Path(item.path) in given:
+            raise DiagnoseError(item.problem)
+        sys.stderr.write(f"diagnose: skipped: {item.problem}\n")
+
+
+class _progress_bar:
+    """A rich progress bar on stderr for long sweeps, only when stderr is a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar = None
+
+    def __enter__(self):
+        if self.total < 8 or not sys.stderr.isatty():
+            return None
+        from rich.progress import Progress
+
+        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.bar.start()
+        task = self.bar.add_task("diagnosing", total=self.total)
+        return lambda done, total: self.bar.update(task, completed=done)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def exit_code(report, fail_on: FailOn) -> int:

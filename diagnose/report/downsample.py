@@ -5,23 +5,29 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from diagnose.detectors.common import row_medians
+
 
 def downsample(series: pd.Series, points: int = 80) -> tuple[list[int], list[float]]:
-    """Block medians of the finite values; a block holding any NaN/Inf shows as NaN/Inf."""
+    """Block medians; a block holding any NaN/Inf shows as NaN (or its first Inf)."""
     values = series.to_numpy(dtype="float64", copy=False)
     steps = series.index.to_numpy()
     n = len(values)
     if n == 0:
         return [], []
     size = max(1, -(-n // points))
-    out_steps, out_values = [], []
-    for start in range(0, n, size):
-        block = values[start : start + size]
-        finite = block[np.isfinite(block)]
-        if len(finite) < len(block):
-            bad = block[~np.isfinite(block)]
-            out_values.append(float(np.nan if np.isnan(bad).any() else bad[0]))
-        else:
-            out_values.append(float(np.median(finite)))
-        out_steps.append(int(steps[start]))
-    return out_steps, out_values
+    out = [_block_values(values[: n - n % size].reshape(-1, size))] if n >= size else []
+    if n % size:
+        out.append(_block_values(values[n - n % size :].reshape(1, -1)))
+    return [int(s) for s in steps[::size]], np.concatenate(out).tolist()
+
+
+def _block_values(blocks: np.ndarray) -> np.ndarray:
+    finite = np.isfinite(blocks)
+    clean = finite.all(axis=1)
+    result = np.empty(len(blocks))
+    result[clean] = row_medians(blocks[clean]) if clean.any() else []
+    for row in np.flatnonzero(~clean):
+        bad = blocks[row][~finite[row]]
+        result[row] = np.nan if np.isnan(bad).any() else bad[0]
+    return result

@@ -1,0 +1,75 @@
+"""Many runs at once: a folder tree of runs diagnosed across processes.
+
+Workers load the rule set once each; reports come back in the order of the runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from diagnose.errors import DiagnoseError
+from diagnose.report.model import RunReport
+
+# Below this many runs, starting worker processes costs more than it saves.
+PARALLEL_FROM = 16
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Unreadable:
+    path: str
+    problem: str
+
+
+@dataclass
+class _Job:
+    path: Path
+    rules_dirs: tuple[Path, ...]
+    input_format: str | None
+    num_classes: int | None
+
+
+def diagnose_many(paths: Sequence[Path], *, rules_dirs: Sequence[Path] = (), input_format: str | None = None,
+                  num_classes: int | None = None, jobs: int | None = None,
+                  progress: Progress | None = None) -> tuple[list[RunReport], list[Unreadable]]:
+    """Diagnose every run path; a run that cannot be read is returned as Unreadable."""
+    work = [_Job(Path(p), tuple(rules_dirs), input_format, num_classes) for p in paths]
+    workers = jobs or os.cpu_count() or 1
+    if workers > 1 and len(work) >= PARALLEL_FROM:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = _collect(pool.map(_diagnose_job, work, chunksize=8), len(work), progress)
+    else:
+        results = _collect(map(_diagnose_job, work), len(work), progress)
+    reports = [r for result in results if not isinstance(result, Unreadable) for r in result]
+    return reports, [r for r in results if isinstance(r, Unreadable)]
+
+
+def _collect(results, total: int, progress: Progress | None) -> list:
+    collected = []
+    for done, result in enumerate(results, start=1):
+        collected.append(result)
+        if progress:
+            progress(done, total)
+    return collected
+
+
+_RULES_CACHE: dict[tuple[Path, ...], object] = {}
+
+
+def _diagnose_job(job: _Job) -> list[RunReport] | Unreadable:
+    from diagnose.api import report_run
+    from diagnose.ingest import read_runs
+    from diagnose.rules import load_rules
+
+    if job.rules_dirs not in _RULES_CACHE:
+        _RULES_CACHE[job.rules_dirs] = load_rules(job.rules_dirs)
+    try:
+        runs = read_runs(job.path, job.input_format)
+    except DiagnoseError as exc:
+        return Unreadable(str(job.path), str(exc))
+    return [report_run(run, _RULES_CACHE[job.rules_dirs], job.num_classes) for run in runs]
