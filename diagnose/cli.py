@@ -69,7 +69,7 @@ def check(
                                              jobs=jobs, progress=progress)
         _fail_on_unreadable(unreadable, given={p for p in paths if not p.is_dir()})
         report = Report(runs=runs)
-    _print_report(report, output_format, no_color)
+        _print_report(report, output_format, no_color)
     raise typer.Exit(exit_code(report, fail_on))
 
 

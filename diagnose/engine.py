@@ -3,6 +3,8 @@ evidence-weighted, ranked causes."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from diagnose.detectors import get_detector
 from diagnose.detectors.base import Event
 from diagnose.evidence import get_evidence
@@ -28,7 +30,9 @@ def diagnose(run: Run, ruleset: RuleSet) -> RunReport:
             skipped.append(SkippedRule(rule.id, missing))
             continue
         detector = get_detector(rule.detector)
-        findings += [_finding(rule, event, run, ruleset) for event in detector(run, rule.params)]
+        # Logs hold 1e308s and infs; overflow to inf in a ratio is the right answer, not news.
+        with np.errstate(all="ignore"):
+            findings += [_finding(rule, event, run, ruleset) for event in detector(run, rule.params)]
     findings = _drop_suppressed(findings, ruleset)
     findings.sort(key=lambda f: (-severity_rank(f.severity), -f.confidence, f.step or 0))
     return RunReport(

@@ -35,6 +35,8 @@ def canonicalize(raw: RawRun) -> Run:
             notes.append(note)
         if len(series):
             signals[name] = series
+    if not signals:
+        raise InputError(raw.source, "no data rows (only a header, or every value is missing)")
     meta = dict(raw.meta)
     meta["columns"] = mapping
     meta["ignored_columns"] = [c for c in raw.signals if c not in mapping]

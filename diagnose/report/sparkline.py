@@ -42,7 +42,9 @@ def _bar(value: float, scaled: float | None, lo: float, hi: float) -> str:
         return BARS[0]
     if hi == lo:
         return BARS[len(BARS) // 2 - 1]
-    return BARS[round((scaled - lo) / (hi - lo) * (len(BARS) - 1))]
+    # Halved first so that a range of +-1e308 does not overflow to inf.
+    fraction = (scaled / 2 - lo / 2) / (hi / 2 - lo / 2)
+    return BARS[round(min(1.0, max(0.0, fraction)) * (len(BARS) - 1))]
 
 
 def marker_line(steps: Sequence[int], finding_ranges: Sequence[tuple[int | None, int | None]]) -> str:
