@@ -28,6 +28,8 @@ class OutputFormat(str, Enum):
     terminal = "terminal"
     json = "json"
     markdown = "markdown"
+    github = "github"
+    junit = "junit"
 
 
 class FailOn(str, Enum):
@@ -46,7 +48,7 @@ RulesOption = Annotated[
 @app.command()
 def check(
     paths: Annotated[list[Path], typer.Argument(help="Log files, run folders or folders of runs.")],
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")] = OutputFormat.terminal,
+    output_format: Annotated[Optional[OutputFormat], typer.Option("--format", "-f", help="Report format (default: terminal, or github under GitHub Actions).")] = None,
     fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")] = FailOn.error,
     rules: RulesOption = None,
     input_format: Annotated[Optional[str], typer.Option("--input-format", "-i", help="Force the log reader (e.g. csv, jsonl, tensorboard).")] = None,
@@ -69,8 +71,12 @@ def check(
                                              jobs=jobs, progress=progress)
         _fail_on_unreadable(unreadable, given={p for p in paths if not p.is_dir()})
         report = Report(runs=runs)
-        _print_report(report, output_format, no_color)
+        _print_report(report, output_format or _default_format(), no_color, fail_on, rules or [])
     raise typer.Exit(exit_code(report, fail_on))
+
+
+def _default_format() -> OutputFormat:
+    return OutputFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else OutputFormat.terminal
 
 
 def _fail_on_unreadable(unreadable, given: set[Path]) -> None:
@@ -116,7 +122,8 @@ def exit_code(report, fail_on: FailOn) -> int:
     return int(severity_rank(worst) >= severity_rank(fail_on.value))
 
 
-def _print_report(report, output_format: OutputFormat, no_color: bool) -> None:
+def _print_report(report, output_format: OutputFormat, no_color: bool, fail_on: FailOn,
+                  rules_dirs: list[Path]) -> None:
     if output_format is OutputFormat.json:
         from diagnose.report.json import render_json
 
@@ -125,6 +132,17 @@ def _print_report(report, output_format: OutputFormat, no_color: bool) -> None:
         from diagnose.report.markdown import render_markdown
 
         sys.stdout.write(render_markdown(report) + "\n")
+    elif output_format is OutputFormat.github:
+        from diagnose.report.github import append_step_summary, render_github
+
+        sys.stdout.write(render_github(report) + "\n")
+        append_step_summary(report)
+    elif output_format is OutputFormat.junit:
+        from diagnose.report.junit import render_junit
+        from diagnose.rules import load_rules
+
+        rule_ids = list(load_rules(rules_dirs).rules)
+        sys.stdout.write(render_junit(report, rule_ids, fail_on.value) + "\n")
     else:
         from diagnose.report.terminal import render_terminal
 
