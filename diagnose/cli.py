@@ -190,8 +190,8 @@ class _user_errors:
         return None
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc is None or isinstance(exc, (typer.Exit, KeyboardInterrupt)):
-            return False
+        if exc is None or isinstance(exc, (typer.Exit, KeyboardInterrupt, SystemExit)):
+            return False  # rich exits 1 itself when the reader of a pipe goes away (| head)
         if isinstance(exc, DiagnoseError):
             message = str(exc)
         elif os.environ.get("DIAGNOSE_DEBUG"):
