@@ -21,7 +21,7 @@ app = typer.Typer(
     "and what to change.\n\nUsage: diagnose PATH... [OPTIONS]  (same as `diagnose check`).",
 )
 
-SUBCOMMANDS = {"check", "rules", "explain"}
+SUBCOMMANDS = {"check", "rules", "explain", "watch"}
 
 
 class OutputFormat(str, Enum):
@@ -176,6 +176,38 @@ def explain(
     with _user_errors():
         text = explain_text(topic, load_rules(rules or []))
     sys.stdout.write(text + "\n")
+
+
+@app.command()
+def watch(
+    path: Annotated[Path, typer.Argument(help="A CSV or JSON Lines log that is still being written.")],
+    exit_on: Annotated[FailOn, typer.Option("--exit-on", help="Exit 1 at the first finding at or above this severity.")] = FailOn.never,
+    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 2.0,
+    timeout: Annotated[Optional[float], typer.Option(help="Stop after this many seconds.")] = None,
+    window: Annotated[int, typer.Option(help="Latest logged steps diagnosed per update.")] = 100_000,
+    rules: RulesOption = None,
+    num_classes: Annotated[Optional[int], typer.Option("--num-classes")] = None,
+) -> None:
+    """Follow a growing log; print each new finding once; optionally stop the job at the first one."""
+    from diagnose.report.model import severity_rank
+    from diagnose.rules import load_rules
+    from diagnose.watch import Watcher, follow
+
+    def fatal(findings) -> bool:
+        return exit_on is not FailOn.never and any(
+            severity_rank(f.severity) >= severity_rank(exit_on.value) for f in findings)
+
+    with _user_errors():
+        watcher = Watcher(path, load_rules(rules or []), window=window, num_classes=num_classes)
+        for findings in follow(watcher, interval, fatal, timeout):
+            for finding in findings:
+                where = f"step {finding.step}" if finding.step is not None else "run"
+                cause = f" -> {finding.causes[0].cause}" if finding.causes else ""
+                sys.stdout.write(f"{finding.severity.upper()} {finding.symptom} at {where}: "
+                                 f"{'; '.join(finding.evidence)}{cause}\n")
+            sys.stdout.flush()
+            if fatal(findings):
+                raise typer.Exit(1)
 
 
 def _console(no_color: bool) -> Console:

@@ -1,0 +1,41 @@
+"""`diagnose watch` on a log a separate process is still appending to."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+WRITER = textwrap.dedent("""
+    import math, sys, time
+    path, nan_at = sys.argv[1], int(sys.argv[2])
+    with open(path, "w") as log:
+        log.write("step,loss,grad_norm\\n")
+        for step in range(400):
+            loss = float("nan") if step >= nan_at else 2.0 * math.exp(-step / 80) + 0.3
+            log.write(f"{step},{loss},1.0\\n")
+            log.flush()
+            time.sleep(0.01)
+""")
+
+
+def test_watch_reports_a_new_nan_once_and_exits_on_error(tmp_path):
+    log = tmp_path / "live.csv"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log), "250"])
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "diagnose", "watch", str(log), "--exit-on", "error",
+                             "--interval", "0.2", "--timeout", "60"], capture_output=True, text=True, timeout=90)
+    writer.wait(timeout=30)
+    assert result.returncode == 1, result.stderr
+    lines = [l for l in result.stdout.splitlines() if "non_finite" in l]
+    assert len(lines) == 1 and "step 250" in lines[0]
+    assert time.monotonic() - started < 60
+
+
+def test_watch_stays_quiet_on_a_healthy_run_until_timeout(tmp_path):
+    log = tmp_path / "live.jsonl"
+    log.write_text("".join(f'{{"step": {s}, "loss": {2.0 / (s + 1) + 0.3}}}\n' for s in range(300)))
+    result = subprocess.run([sys.executable, "-m", "diagnose", "watch", str(log), "--exit-on", "error",
+                             "--interval", "0.1", "--timeout", "1.5"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "ERROR" not in result.stdout
