@@ -55,6 +55,7 @@ def check(
     num_classes: Annotated[Optional[int], typer.Option("--num-classes", help="Class count k, for the ln(k) chance-level check.")] = None,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colours.")] = False,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker processes for a folder of runs (default: all cores).")] = None,
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="A known-good run of the same job: report where this run is worse.")] = None,
 ) -> None:
     """Diagnose training runs and print a ranked report."""
     from diagnose.api import run_paths
@@ -68,7 +69,7 @@ def check(
         with _progress_bar(len(targets)) as progress:
             runs, unreadable = diagnose_many([run for _, run in targets], rules_dirs=rules or [],
                                              input_format=input_format, num_classes=num_classes,
-                                             jobs=jobs, progress=progress)
+                                             jobs=jobs, progress=progress, baseline=baseline)
         _fail_on_unreadable(unreadable, given={p for p in paths if not p.is_dir()})
         report = Report(runs=runs)
         _print_report(report, output_format or _default_format(), no_color, fail_on, rules or [])

@@ -21,7 +21,7 @@ SYMPTOMS = (
     "non_finite", "loss_spike", "divergence", "exploding_gradients", "vanishing_gradients",
     "plateau", "oscillation", "overfitting", "stuck_at_chance", "underfitting",
     # extensions (CONTRACT.md: extend, never rename): what ingest noticed about the log itself
-    "resumed", "truncated",
+    "resumed", "truncated", "regression",
 )
 SPECIAL_FILES = {"causes.toml", "evidence.toml"}
 

@@ -32,13 +32,16 @@ class _Job:
     rules_dirs: tuple[Path, ...]
     input_format: str | None
     num_classes: int | None
+    baseline: Path | None = None
 
 
 def diagnose_many(paths: Sequence[Path], *, rules_dirs: Sequence[Path] = (), input_format: str | None = None,
                   num_classes: int | None = None, jobs: int | None = None,
-                  progress: Progress | None = None) -> tuple[list[RunReport], list[Unreadable]]:
-    """Diagnose every run path; a run that cannot be read is returned as Unreadable."""
-    work = [_Job(Path(p), tuple(rules_dirs), input_format, num_classes) for p in paths]
+                  progress: Progress | None = None,
+                  baseline: Path | None = None) -> tuple[list[RunReport], list[Unreadable]]:
+    """Diagnose every run path; a run that cannot be read is returned as Unreadable.
+    With a baseline run, each run is also compared with it."""
+    work = [_Job(Path(p), tuple(rules_dirs), input_format, num_classes, baseline) for p in paths]
     workers = jobs or os.cpu_count() or 1
     if workers > 1 and len(work) >= PARALLEL_FROM:
         with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -70,6 +73,9 @@ def _diagnose_job(job: _Job) -> list[RunReport] | Unreadable:
         _RULES_CACHE[job.rules_dirs] = load_rules(job.rules_dirs)
     try:
         runs = read_runs(job.path, job.input_format)
+        baseline = read_runs(job.baseline)[0] if job.baseline else None
     except DiagnoseError as exc:
         return Unreadable(str(job.path), str(exc))
+    for run in runs:
+        run.meta["baseline"] = baseline
     return [report_run(run, _RULES_CACHE[job.rules_dirs], job.num_classes) for run in runs]

@@ -139,3 +139,16 @@ def test_explain_prints_mechanism_and_fixes():
     assert "chain rule" in out.lower() and "fix" in out.lower()
     unknown = diagnose("explain", "no_such_thing")
     assert unknown.returncode == 2 and "no_such_thing" in unknown.stderr
+
+
+def test_baseline_flags_a_run_that_trains_worse_than_a_known_good_one(tmp_path):
+    steps = np.arange(3000)
+    rng = np.random.default_rng(5)
+    for name, tau, floor in [("good", 300, 0.3), ("worse", 600, 0.45), ("same", 300, 0.3)]:
+        loss = 2 * np.exp(-steps / tau) + floor + 0.02 * rng.standard_normal(len(steps))
+        (tmp_path / f"{name}.csv").write_text("step,loss\n" + "".join(f"{s},{v}\n" for s, v in zip(steps, loss)))
+    worse = json.loads(diagnose(tmp_path / "worse.csv", "--baseline", tmp_path / "good.csv", "-f", "json").stdout)
+    (finding,) = [f for f in worse["runs"][0]["findings"] if f["symptom"] == "regression"]
+    assert finding["severity"] == "error" and "vs baseline" in finding["evidence"][0]
+    same = json.loads(diagnose(tmp_path / "same.csv", "--baseline", tmp_path / "good.csv", "-f", "json").stdout)
+    assert same["runs"][0]["status"] == "healthy"

@@ -16,7 +16,7 @@ from diagnose.run import Run
 
 Detector = Callable[[Run, Mapping[str, Any]], list[Event]]
 
-MODULES = ("nonfinite", "spikes", "trends", "gradients", "plateaus", "notes")
+MODULES = ("nonfinite", "spikes", "trends", "gradients", "plateaus", "notes", "baseline")
 
 
 def get_detector(name: str) -> Detector:
