@@ -17,6 +17,7 @@ from diagnose.rules import RuleSet, load_rules
 from diagnose.run import Run
 
 SPARK_SIGNALS = ("loss", "grad_norm", "val_loss", "lr")
+SERIES_POINTS = 1000  # enough for --plot; sparklines shrink them again to the terminal width
 
 Source = str | Path | pd.DataFrame | Run
 
@@ -67,5 +68,5 @@ def report_run(run: Run, ruleset: RuleSet, num_classes: int | None = None) -> Ru
     if num_classes:
         run.meta["num_classes"] = num_classes
     report = diagnose(run, ruleset)
-    report.series = {name: downsample(run.series(name)) for name in SPARK_SIGNALS if run.has(name)}
+    report.series = {name: downsample(run.series(name), SERIES_POINTS) for name in SPARK_SIGNALS if run.has(name)}
     return report

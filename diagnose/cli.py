@@ -56,6 +56,7 @@ def check(
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colours.")] = False,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker processes for a folder of runs (default: all cores).")] = None,
     baseline: Annotated[Optional[Path], typer.Option("--baseline", help="A known-good run of the same job: report where this run is worse.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG of the signals with the findings shaded (FILE.png; FILE-2.png... for more runs).")] = None,
 ) -> None:
     """Diagnose training runs and print a ranked report."""
     from diagnose.api import run_paths
@@ -73,7 +74,18 @@ def check(
         _fail_on_unreadable(unreadable, given={p for p in paths if not p.is_dir()})
         report = Report(runs=runs)
         _print_report(report, output_format or _default_format(), no_color, fail_on, rules or [])
+        if plot:
+            _write_plots(report, plot)
     raise typer.Exit(exit_code(report, fail_on))
+
+
+def _write_plots(report, plot: Path) -> None:
+    from diagnose.report.plot import render_plot
+
+    for index, run in enumerate(report.runs, start=1):
+        target = plot if index == 1 else plot.with_name(f"{plot.stem}-{index}{plot.suffix}")
+        render_plot(run, target)
+        sys.stderr.write(f"diagnose: wrote {target}\n")
 
 
 def _default_format() -> OutputFormat:
