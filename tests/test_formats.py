@@ -106,3 +106,52 @@ def test_autodetection_does_not_confuse_formats(tmp_path):
     (tmp_path / "run.jsonl").write_text('{"step": 1, "loss": 2.0}\n{"step": 2, "loss": 1.0}\n')
     found = {p.name: detect_reader(p).name for p in find_runs(tmp_path)}
     assert found == {"tb": "tensorboard", "keras.csv": "csv", "hf": "hf_trainer", "run.jsonl": "jsonl"}
+
+
+def test_mlflow_file_store_written_by_mlflow(tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    mlflow.set_tracking_uri(f"file:{tmp_path / 'mlruns'}")
+    experiment = mlflow.create_experiment("diagnose-test")
+    with mlflow.start_run(run_name="lr-sweep-3", experiment_id=experiment):
+        for step in range(60):
+            mlflow.log_metric("train_loss", 2.0 / (step + 1), step=step)
+            if step % 20 == 0:
+                mlflow.log_metric("val_loss", 1.0, step=step)
+    mlflow.set_tracking_uri("")
+    (run_folder,) = find_runs(tmp_path / "mlruns")
+    assert detect_reader(run_folder).name == "mlflow"
+    (run,) = read_runs(run_folder)
+    assert len(run.series("loss")) == 60 and list(run.series("val_loss").index) == [0, 20, 40]
+    assert run.meta["run_name"] == "lr-sweep-3"
+
+
+def test_wandb_ui_export_is_one_run_per_prefix(tmp_path):
+    export = tmp_path / "wandb_export.csv"
+    export.write_text(
+        '"Step","run-a - train/loss","run-a - train/loss__MIN","run-a - train/loss__MAX","run-b - train/loss"\n'
+        '0,2.0,2.0,2.0,3.0\n1,1.5,1.5,1.5,nan\n2,,,,2.0\n3,1.0,1.0,1.0,1.8\n')
+    assert detect_reader(export).name == "wandb_csv"
+    runs = {run.source.split("#")[1]: run for run in read_runs(export)}
+    assert list(runs["run-a"].series("loss").index) == [0, 1, 3]
+    assert math.isnan(runs["run-b"].series("loss").loc[1])
+
+
+def test_wandb_history_jsonl(tmp_path):
+    history = tmp_path / "wandb-history.jsonl"
+    history.write_text("".join(f'{{"_step": {i}, "_runtime": {i * 0.1}, "train/loss": {2.0 / (i + 1)}}}\n'
+                               for i in range(30)))
+    (run,) = read_runs(history)
+    assert run.format == "jsonl" and run.series("loss").index[-1] == 29
+
+
+def test_parquet_metrics_table(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    path = tmp_path / "metrics.parquet"
+    pd.DataFrame({"global_step": np.arange(100) * 10, "train/loss": np.linspace(3, 1, 100),
+                  "eval_loss": [1.5 if i % 10 == 0 else None for i in range(100)]}).to_parquet(path)
+    assert detect_reader(path).name == "parquet"
+    (run,) = read_runs(path)
+    assert run.series("loss").index[-1] == 990 and len(run.series("val_loss")) == 10

@@ -164,3 +164,11 @@ def test_run_from_frame_normalises_names():
     assert set(run.names) == {"loss", "val_loss"}
     assert list(run.series("val_loss").index) == [20]
     assert math.isnan(run.series("loss").loc[30])  # a dense column keeps its NaN
+
+
+def test_huge_steps_stay_exact_and_huge_values_stay_finite(tmp_path):
+    log = tmp_path / "run.csv"
+    log.write_text("step,loss\n" + "".join(f"{100_000_001 + i},{1e300 if i == 3 else 1.5}\n" for i in range(6)))
+    loss = one_run(log).series("loss")
+    assert list(loss.index) == [100_000_001 + i for i in range(6)]
+    assert loss.iloc[3] == 1e300  # float32 would have made it inf: a false NaN/Inf alarm

@@ -7,6 +7,7 @@ vectorised reshapes, O(n), so a 10-million-step log costs a few numpy passes.
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -14,11 +15,25 @@ import pandas as pd
 from diagnose.run import Run
 
 
+_FINITE_CACHE: dict[int, tuple[weakref.ref, tuple[np.ndarray, np.ndarray]]] = {}
+
+
 def finite_points(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Steps and values of the finite points of a signal."""
+    """Steps and values (float64) of the finite points of a signal.
+
+    A dozen rules and their evidence ask this of the same few signals; on a 10-million-step
+    log each answer costs ~200 MB of copies, so it is computed once per series object.
+    Callers must not modify the arrays.
+    """
+    cached = _FINITE_CACHE.get(id(series))
+    if cached is not None and cached[0]() is series:
+        return cached[1]
     values = series.to_numpy(dtype="float64", copy=False)
     mask = np.isfinite(values)
-    return series.index.to_numpy()[mask], values[mask]
+    result = (series.index.to_numpy()[mask], values[mask])
+    key = id(series)
+    _FINITE_CACHE[key] = (weakref.ref(series, lambda _: _FINITE_CACHE.pop(key, None)), result)
+    return result
 
 
 def block_size(n: int, n_blocks: int, minimum: int = 1) -> int:
@@ -51,6 +66,14 @@ def block_medians(values: np.ndarray, size: int) -> np.ndarray:
     return np.concatenate(medians)
 
 
+def block_stats(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Median and robust sigma (1.4826 MAD) of each complete block of `size` points."""
+    full = len(values) // size
+    blocks = values[: full * size].reshape(full, size)
+    median = row_medians(blocks)
+    return median, 1.4826 * row_medians(np.abs(blocks - median[:, None]))
+
+
 def trailing_baseline(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Per point: median and robust sigma (1.4826 MAD) of the previous complete block.
 
@@ -62,9 +85,7 @@ def trailing_baseline(values: np.ndarray, size: int) -> tuple[np.ndarray, np.nda
     sigma = np.full(n, np.nan)
     if full < 1:
         return median, sigma
-    blocks = values[: full * size].reshape(full, size)
-    block_median = row_medians(blocks)
-    block_sigma = 1.4826 * row_medians(np.abs(blocks - block_median[:, None]))
+    block_median, block_sigma = block_stats(values, size)
     # Each point's baseline is the block before its own; the partial tail uses the last full one.
     median[size : full * size] = np.repeat(block_median[:-1], size)
     sigma[size : full * size] = np.repeat(block_sigma[:-1], size)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from diagnose.detectors.base import Event
-from diagnose.detectors.common import finite_points, fmt, segments, trailing_baseline
+from diagnose.detectors.common import block_stats, finite_points, fmt
 from diagnose.run import Run
 
 
@@ -27,22 +27,59 @@ def robust_jump(run: Run, params: Mapping[str, Any]) -> list[Event]:
     window = int(min(params.get("window", 50), max(5, len(values) // 8)))
     if len(values) < 2 * window:
         return []
-    median, sigma = trailing_baseline(values, window)
-    scale = np.fmax(sigma, params.get("rel_floor", 0.02) * np.abs(median))
-    scale = np.where(scale > 0, scale, np.nan)
-    z = (values - median) / scale
-    ratio_ok = np.where(median > 0, values >= params.get("min_ratio", 2.0) * median, True)
-    spiky = (z >= params.get("min_z", 8.0)) & ratio_ok
+    baseline = _Baseline(values, window, params)
     events = []
-    for start, end in segments(spiky, params.get("merge_gap", 3)):
-        events.append(_spike_event(signal, steps, values, median, z, start, end, params))
+    for start, end in _runs(baseline.candidates(values), params.get("merge_gap", 3)):
+        events.append(_spike_event(signal, steps, values, baseline, start, end, params))
     events.sort(key=lambda e: -e.stats["z"])
     return sorted(events[: params.get("max_events", 5)], key=lambda e: e.step)
 
 
-def _spike_event(signal, steps, values, median, z, start, end, params) -> Event:
+class _Baseline:
+    """Each point's baseline: the median and robust sigma of the block before its own."""
+
+    def __init__(self, values: np.ndarray, window: int, params: Mapping[str, Any]) -> None:
+        self.window = window
+        self.median, sigma = block_stats(values, window)
+        self.scale = np.fmax(sigma, params.get("rel_floor", 0.02) * np.abs(self.median))
+        threshold = self.median + params.get("min_z", 8.0) * self.scale
+        ratio_floor = params.get("min_ratio", 2.0) * self.median
+        threshold = np.where(self.median > 0, np.fmax(threshold, ratio_floor), threshold)
+        self.threshold = np.where(self.scale > 0, threshold, np.inf)
+
+    def block_of(self, index: int) -> int:
+        return min(index // self.window, len(self.median)) - 1
+
+    def median_at(self, index: int) -> float:
+        return float(self.median[self.block_of(index)])
+
+    def z_at(self, index: int, value: float) -> float:
+        block = self.block_of(index)
+        return float((value - self.median[block]) / self.scale[block])
+
+    def candidates(self, values: np.ndarray) -> np.ndarray:
+        """Indices above their baseline's threshold, compared block-wise (no n-sized copies)."""
+        full = len(self.median)
+        body = values[self.window : full * self.window].reshape(full - 1, self.window)
+        hits = np.flatnonzero(body > self.threshold[:-1, None]) + self.window
+        tail = np.flatnonzero(values[full * self.window :] > self.threshold[-1]) + full * self.window
+        return np.concatenate([hits, tail])
+
+
+def _runs(indices: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
+    """[start, end] index ranges of candidates, merging those separated by <= max_gap."""
+    if len(indices) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(indices) > max_gap + 1)
+    starts = np.concatenate(([indices[0]], indices[breaks + 1]))
+    ends = np.concatenate((indices[breaks], [indices[-1]]))
+    return list(zip(starts.tolist(), ends.tolist()))
+
+
+def _spike_event(signal, steps, values, reference: _Baseline, start, end, params) -> Event:
     peak = start + int(np.argmax(values[start : end + 1]))
-    baseline = float(median[start])
+    baseline = reference.median_at(start)
+    peak_z = reference.z_at(peak, values[peak])
     tolerance = params.get("recover_tolerance", 0.25) * abs(baseline)
     after = values[end + 1 : end + 1 + params.get("recover_points", 50)]
     back = np.flatnonzero(after <= baseline + tolerance)
@@ -54,7 +91,7 @@ def _spike_event(signal, steps, values, median, z, start, end, params) -> Event:
         and back[0] + (end - peak) < params.get("benign_recovery_points", 10)
     )
     evidence = [
-        f"{signal} {fmt(baseline)} -> {fmt(values[peak])} (x{fmt(ratio)}, z={fmt(z[peak])}) "
+        f"{signal} {fmt(baseline)} -> {fmt(values[peak])} (x{fmt(ratio)}, z={fmt(peak_z)}) "
         f"at step {int(steps[peak])}",
         f"recovered to {fmt(after[back[0]])} by step {int(steps[end + 1 + back[0]])}"
         if recovered
@@ -63,7 +100,7 @@ def _spike_event(signal, steps, values, median, z, start, end, params) -> Event:
     return Event(
         step=int(steps[start]),
         end_step=int(steps[end]),
-        confidence=float(min(1.0, 0.5 + z[peak] / (4 * params.get("min_z", 8.0)))),
+        confidence=float(min(1.0, 0.5 + peak_z / (4 * params.get("min_z", 8.0)))),
         evidence=evidence,
         signal=signal,
         stats={
@@ -71,7 +108,7 @@ def _spike_event(signal, steps, values, median, z, start, end, params) -> Event:
             "peak": float(values[peak]),
             "peak_step": int(steps[peak]),
             "ratio": ratio,
-            "z": float(z[peak]),
+            "z": float(peak_z),
             "recovered": recovered,
             "benign": benign,
             "recovery_steps": int(steps[end + 1 + back[0]] - steps[peak]) if recovered else None,

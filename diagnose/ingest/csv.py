@@ -43,11 +43,18 @@ def read(path: Path) -> list[RawRun]:
     header = first_line(read_head(path))
     delimiter = guess_delimiter(header) or ","
     bad_rows: list[str] = []
-    columns = [c.strip().strip('"') for c in header.lstrip("\ufeff").split(delimiter)]
-    table = _read_table(path, delimiter, bad_rows, wanted_columns(columns))
-    notes = _bad_row_notes(path, bad_rows)
-    steps, signals, rows = table_signals(table, path)
-    return [RawRun(signals=signals, source=str(path), format=name, notes=notes,
+    header_columns = [c.strip().strip('"') for c in header.lstrip("\ufeff").split(delimiter)]
+    columns = wanted_columns(header_columns)
+    if not any(canonical_name(c) for c in columns):
+        raise InputError(path, "no loss, gradient-norm or learning-rate column "
+                               f"(columns: {', '.join(header_columns[:8])})")
+    try:
+        steps, values = _stream_columns(path, delimiter, bad_rows, columns)
+    except pa.ArrowInvalid:  # text in a numeric column: parse it all again, column by column
+        bad_rows.clear()
+        steps, values = _table_columns(_read_table(path, delimiter, bad_rows, columns), path)
+    signals, rows = _to_signals(steps, values)
+    return [RawRun(signals=signals, source=str(path), format=name, notes=_bad_row_notes(path, bad_rows),
                    row_steps=steps, rows=rows)]
 
 
@@ -57,34 +64,87 @@ def wanted_columns(columns: list[str]) -> list[str]:
     return [c for c in columns if c == step or canonical_name(c)]
 
 
+Columns = dict[str, tuple[np.ndarray, np.ndarray | None]]  # name -> values, presence (None: all)
+
+
+def _stream_columns(path: Path, delimiter: str, bad_rows: list[str], columns: list[str]) -> tuple[np.ndarray, Columns]:
+    """Parse as float64 in 16 MB batches (no type inference: it costs half the read), keeping
+    each batch as float32 where no value overflows it. Peak memory is what is kept plus one
+    batch, whatever the file's length. ArrowInvalid when a column holds text."""
+    try:
+        reader = pacsv.open_csv(path, parse_options=_parse_options(delimiter, bad_rows),
+                                convert_options=_convert_options(columns, typed=True),
+                                read_options=pacsv.ReadOptions(block_size=1 << 24))
+    except (pa.ArrowTypeError, UnicodeDecodeError, OSError) as exc:
+        raise InputError(path, f"not a readable table ({_first_line_of(exc)})") from None
+    chunks: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {c: [] for c in reader.schema.names}
+    step_col = pick_step_column(reader.schema.names)
+    for batch in reader:
+        for column, array in zip(batch.schema.names, batch.columns):
+            chunks[column].append(_compact(array, keep_float64=column == step_col))
+    table_columns = {column: _concatenate(chunks.pop(column)) for column in list(chunks)}
+    return _steps_of(table_columns, path)
+
+
+def _compact(array: pa.Array, keep_float64: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Values (float32 unless a value would overflow it, or asked) and presence."""
+    present = ~np.asarray(array.is_null().to_numpy(zero_copy_only=False)) if array.null_count else None
+    values = array.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    if keep_float64:
+        return values, present
+    finite = values[np.isfinite(values)]
+    if not len(finite) or np.abs(finite).max() < np.finfo(np.float32).max:
+        values = values.astype(np.float32)
+    return values, present
+
+
+def _concatenate(parts: list[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray | None]:
+    if not parts:
+        return np.empty(0), None
+    values = np.concatenate([v for v, _ in parts])
+    if all(p is None for _, p in parts):
+        return values, None
+    present = np.concatenate([np.ones(len(v), dtype=bool) if p is None else p for v, p in parts])
+    return values, present
+
+
+def _steps_of(columns: Columns, path: Path) -> tuple[np.ndarray, Columns]:
+    """Split off the step column (or take the epoch, or row order)."""
+    step_col = pick_step_column(list(columns))
+    rows = len(next(iter(columns.values()))[0]) if columns else 0
+    if step_col is None:
+        epoch = columns.get("epoch")
+        steps = _epoch_steps(*epoch) if epoch is not None else None
+        return (steps if steps is not None else np.arange(rows, dtype=np.int64)), columns
+    values, present = columns.pop(step_col)
+    if present is not None and not present.all() or not np.isfinite(values).all():
+        raise InputError(path, f"the step column {step_col!r} has empty or non-numeric cells")
+    return values.astype(np.int64), columns
+
+
 def _read_table(path: Path, delimiter: str, bad_rows: list[str], columns: list[str]) -> pa.Table:
-    """Parse as float64 first (type inference costs half the read); on text in a column,
-    parse again letting arrow infer, and sort the text out per column."""
+    """The whole table with arrow's type inference: the slow path for columns holding text."""
     try:
-        return _arrow_read(path, delimiter, bad_rows, columns, typed=True)
-    except pa.ArrowInvalid:
-        bad_rows.clear()
-    try:
-        return _arrow_read(path, delimiter, bad_rows, columns, typed=False)
+        return pacsv.read_csv(path, parse_options=_parse_options(delimiter, bad_rows),
+                              convert_options=_convert_options(columns, typed=False),
+                              read_options=pacsv.ReadOptions(block_size=1 << 24))
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, OSError) as exc:
         raise InputError(path, f"not a readable table ({_first_line_of(exc)})") from None
 
 
-def _arrow_read(path: Path, delimiter: str, bad_rows: list[str], columns: list[str],
-                typed: bool) -> pa.Table:
+def _parse_options(delimiter: str, bad_rows: list[str]) -> pacsv.ParseOptions:
     def skip(row: pacsv.InvalidRow) -> str:
         bad_rows.append(row.text)
         return "skip"
 
-    return pacsv.read_csv(
-        path,
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=skip),
-        convert_options=pacsv.ConvertOptions(
-            null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True,
-            include_columns=columns or None, include_missing_columns=False,
-            column_types={c: pa.float64() for c in columns} if typed else None,
-        ),
-        read_options=pacsv.ReadOptions(block_size=1 << 24),
+    return pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=skip)
+
+
+def _convert_options(columns: list[str], typed: bool) -> pacsv.ConvertOptions:
+    return pacsv.ConvertOptions(
+        null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True,
+        include_columns=columns or None, include_missing_columns=False,
+        column_types={c: pa.float64() for c in columns} if typed else None,
     )
 
 
@@ -107,43 +167,37 @@ def _bad_row_notes(path: Path, bad_rows: list[str]) -> list[Note]:
 
 
 def table_signals(table: pa.Table, path: Path) -> tuple[np.ndarray, dict[str, pd.Series], dict[str, np.ndarray]]:
-    """Row steps, per-signal series and the rows of sparse signals.
+    """Row steps, per-signal series and the rows of sparse signals of a whole arrow table."""
+    steps, columns = _table_columns(table, path)
+    signals, rows = _to_signals(steps, columns)
+    return steps, signals, rows
 
-    A null cell is 'not logged'; a written nan stays NaN."""
-    columns = [str(c) for c in table.column_names]
-    step_col = pick_step_column(columns)
-    steps = _steps(table, step_col, path)
-    wanted = [c for c in columns if c != step_col and canonical_name(c)]
-    arrays = {c: table.column(c) for c in wanted}
-    del table  # let each column's memory go as soon as it is converted
+
+def _table_columns(table: pa.Table, path: Path) -> tuple[np.ndarray, Columns]:
+    columns = {str(c): _float_values(table.column(c)) for c in table.column_names}
+    return _steps_of(columns, path)
+
+
+def _to_signals(steps: np.ndarray, columns: Columns) -> tuple[dict[str, pd.Series], dict[str, np.ndarray]]:
+    """Per-signal series: a null cell is 'not logged', a written nan stays NaN. Dense
+    columns share one step index."""
     shared_index = pd.Index(steps, name="step")
     signals, rows = {}, {}
-    for column in wanted:
-        array = arrays.pop(column)
-        values, present = _float_values(array)
+    for column in [c for c in columns if canonical_name(c)]:
+        values, present = columns.pop(column)
         if present is None:
             signals[column] = pd.Series(values, index=shared_index, name=column, copy=False)
         elif present.any():
             signals[column] = pd.Series(values[present], index=shared_index[present], name=column)
             rows[column] = np.flatnonzero(present)
-    return steps, signals, rows
+    return signals, rows
 
 
-def _steps(table: pa.Table, step_col: str | None, path: Path) -> np.ndarray:
-    if step_col is None:
-        return _epoch_steps(table) if "epoch" in table.column_names else np.arange(table.num_rows, dtype=np.int64)
-    values, present = _float_values(table.column(step_col))
-    if present is not None and not present.all() or not np.isfinite(values).all():
-        raise InputError(path, f"the step column {step_col!r} has empty or non-numeric cells")
-    return values.astype(np.int64)
-
-
-def _epoch_steps(table: pa.Table) -> np.ndarray:
+def _epoch_steps(values: np.ndarray, present: np.ndarray | None) -> np.ndarray | None:
     """Keras' CSVLogger writes one row per epoch and no step: the epoch is the step."""
-    values, present = _float_values(table.column("epoch"))
     if present is None and np.isfinite(values).all() and np.all(values == np.round(values)):
         return values.astype(np.int64)
-    return np.arange(table.num_rows, dtype=np.int64)
+    return None
 
 
 def _float_values(array: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]:

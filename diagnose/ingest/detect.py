@@ -10,7 +10,7 @@ from diagnose.errors import InputError
 from diagnose.ingest.textio import looks_binary, read_head
 
 # Module names under diagnose.ingest, most specific first (ties go to the earlier one).
-READERS = ("tensorboard", "hf_trainer", "jsonl", "csv")
+READERS = ("tensorboard", "hf_trainer", "mlflow", "parquet", "wandb_csv", "jsonl", "csv", "textlog")
 MIN_CONFIDENCE = 0.3
 SKIP_NAMES = {"manifest.json", "sources.md", "readme.md"}
 
