@@ -22,6 +22,8 @@ DELIMITERS = (",", "\t", ";")
 
 def sniff(path: Path, head: bytes) -> float:
     header = first_line(head)
+    if header.lstrip().startswith(("{", "[")):
+        return 0.0  # JSON, whose commas and quoted keys would pass for a header
     delimiter = guess_delimiter(header)
     if delimiter is None:
         return 0.0

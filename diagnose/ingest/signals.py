@@ -72,6 +72,8 @@ def canonical_name(raw: str) -> str | None:
 
 def _layer_name(raw: str) -> str | None:
     key = raw.strip()
+    if any(mark in key for mark in ('"', "{", "}", ": ")):
+        return None  # a fragment of JSON or of a text line, not a parameter name
     for prefix in LAYER_PREFIXES:
         if key.lower().startswith(prefix) and len(key) > len(prefix):
             rest = key[len(prefix):]
