@@ -21,7 +21,7 @@ app = typer.Typer(
     "and what to change.\n\nUsage: diagnose PATH... [OPTIONS]  (same as `diagnose check`).",
 )
 
-SUBCOMMANDS = {"check", "rules", "explain", "watch"}
+SUBCOMMANDS = {"check", "rules", "explain", "watch", "checkpoint", "hessian"}
 
 
 class OutputFormat(str, Enum):
@@ -245,6 +245,60 @@ class _user_errors:
             message = f"internal error: {type(exc).__name__}: {exc} (set DIAGNOSE_DEBUG=1 for the traceback)"
         sys.stderr.write(f"diagnose: error: {message}\n")
         raise typer.Exit(2)
+
+
+class ReportFormat(str, Enum):
+    terminal = "terminal"
+    json = "json"
+    markdown = "markdown"
+
+
+class LossName(str, Enum):
+    mse = "mse"
+    ce = "ce"
+
+
+@app.command("checkpoint")
+def checkpoint_command(
+    paths: Annotated[list[Path], typer.Argument(help="Checkpoints of one run: .pt/.pth/.bin/.ckpt/.safetensors files, Hugging Face checkpoint folders, or a folder of them.")],
+    output_format: Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format.")] = ReportFormat.terminal,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")] = FailOn.error,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colours.")] = False,
+) -> None:
+    """Diagnose a run from its checkpoints: weights, optimizer moments, and how they changed."""
+    from diagnose.checkpoint.analyze import diagnose_checkpoints
+    from diagnose.checkpoint.render import render
+
+    with _user_errors():
+        diagnosis = diagnose_checkpoints(paths)
+        text = render(diagnosis, output_format.value, _console(no_color))
+        if text is not None:
+            sys.stdout.write(text.rstrip("\n") + "\n")
+    raise typer.Exit(exit_code(diagnosis.report, fail_on))
+
+
+@app.command()
+def hessian(
+    model: Annotated[str, typer.Option("--model", help="MODULE:FACTORY (module name or .py file) returning the torch.nn.Module.")],
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="The weights to examine (any checkpoint layout `diagnose checkpoint` reads).")],
+    data: Annotated[Path, typer.Option("--data", help="A torch.save file with tensors x and y (one batch; the loss is taken over all of it).")],
+    loss: Annotated[LossName, typer.Option("--loss", help="mse, or ce (cross-entropy on logits).")] = LossName.mse,
+    iterations: Annotated[Optional[int], typer.Option("--iterations", help="Lanczos iterations (Hessian-vector products); default from the thresholds file.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the Lanczos start vector.")] = 0,
+    output_format: Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format.")] = ReportFormat.terminal,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")] = FailOn.error,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colours.")] = False,
+) -> None:
+    """Saddle point or minimum: the extreme eigenvalues of the loss Hessian at a checkpoint."""
+    from diagnose.checkpoint.hessian import diagnose_hessian
+    from diagnose.checkpoint.render import render_hessian
+
+    with _user_errors():
+        report, result = diagnose_hessian(model, checkpoint, data, loss.value, iterations, seed)
+        text = render_hessian(report, result, output_format.value, _console(no_color))
+        if text is not None:
+            sys.stdout.write(text.rstrip("\n") + "\n")
+    raise typer.Exit(exit_code(report, fail_on))
 
 
 def main() -> None:

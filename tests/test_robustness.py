@@ -79,3 +79,20 @@ def test_jsonl_with_any_values_and_a_cut_last_line(tmp_path_factory, values):
     if values:
         assert report is not None
         assert "truncated" in {f.symptom for f in report.runs[0].findings}
+
+
+FUZZ_FINDS = {  # inputs bench/fuzz.py once crashed on, kept so they stay fixed
+    "ctrl_header.csv": b"epoch,loss,val_loss\x1d\r\n0,1.7,1.9\r\n1,1.6,1.8\r\n",
+    "inf_step.json": b'{"global_step": 3, "log_history": [{"loss": 2.0, "step": 1e400}, {"loss": 1.0, "step": 2}]}',
+    "huge_step.log": b"iter 1: loss 2.0, time 1ms\niter 2: loss 1.9, time 1ms\niter 99999999999999999999999: loss 1.8, time 1ms\n",
+    "latin1.jsonl": b'{"step": 1, "loss": 2.0}\n{"step": 2, "loss": \xb6}\n{"step": 3, "loss": 1.0}\n',
+    "text_in_column.csv": b"step,loss,grad_norm\n1,2.0,1.0\n2,1.9,1\x00.0\n3,1.8,oops\n",
+    "grad_only.csv": b"step,grad_norm\n" + b"".join(b"%d,%f\n" % (i, 1.0 + (i > 150) * 1e4) for i in range(300)),
+}
+
+
+def test_inputs_the_fuzzer_once_crashed_on(tmp_path):
+    for name, content in FUZZ_FINDS.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        _diagnose_file(path)

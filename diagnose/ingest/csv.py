@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -50,11 +51,14 @@ def read(path: Path) -> list[RawRun]:
     if not any(canonical_name(c) for c in columns):
         raise InputError(path, "no loss, gradient-norm or learning-rate column "
                                f"(columns: {', '.join(header_columns[:8])})")
-    try:
-        steps, values = _stream_columns(path, delimiter, bad_rows, columns)
-    except pa.ArrowInvalid:  # text in a numeric column: parse it all again, column by column
-        bad_rows.clear()
-        steps, values = _table_columns(_read_table(path, delimiter, bad_rows, columns), path)
+    with _quiet_undecodable_rows():
+        try:
+            steps, values = _stream_columns(path, delimiter, bad_rows, columns)
+        except (pa.ArrowInvalid, pa.ArrowKeyError):
+            # Text in a numeric column, or a header arrow splits differently from us (odd
+            # control characters): parse it all again, every column, letting arrow infer.
+            bad_rows.clear()
+            steps, values = _table_columns(_read_table(path, delimiter, bad_rows, []), path)
     signals, rows = _to_signals(steps, values)
     return [RawRun(signals=signals, source=str(path), format=name, notes=_bad_row_notes(path, bad_rows),
                    row_steps=steps, rows=rows)]
@@ -130,8 +134,25 @@ def _read_table(path: Path, delimiter: str, bad_rows: list[str], columns: list[s
         return pacsv.read_csv(path, parse_options=_parse_options(delimiter, bad_rows),
                               convert_options=_convert_options(columns, typed=False),
                               read_options=pacsv.ReadOptions(block_size=1 << 24))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, OSError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowKeyError, UnicodeDecodeError, OSError) as exc:
         raise InputError(path, f"not a readable table ({_first_line_of(exc)})") from None
+
+
+class _quiet_undecodable_rows:
+    """arrow fails to hand a malformed row that is not UTF-8 to our handler and reports it
+    as an 'Exception ignored' traceback on stderr; the read then fails and says why. Keep
+    stderr to that one line."""
+
+    def __enter__(self) -> None:
+        self.previous = sys.unraisablehook
+        sys.unraisablehook = self._hook
+
+    def _hook(self, unraisable) -> None:
+        if not isinstance(unraisable.exc_value, UnicodeDecodeError):
+            self.previous(unraisable)
+
+    def __exit__(self, *exc) -> None:
+        sys.unraisablehook = self.previous
 
 
 def _parse_options(delimiter: str, bad_rows: list[str]) -> pacsv.ParseOptions:
@@ -204,11 +225,9 @@ def _epoch_steps(values: np.ndarray, present: np.ndarray | None) -> np.ndarray |
 
 def _float_values(array: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]:
     """float64 values and a presence mask (None when every cell is present)."""
-    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        return _parse_strings(array)
     if not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)
             or pa.types.is_null(array.type)):
-        array = pc.cast(array, pa.float64(), safe=False)
+        return _parse_strings(array)  # text, timestamps, booleans: whatever arrow inferred
     present = None
     if array.null_count:
         present = ~np.asarray(pc.is_null(array).to_numpy(zero_copy_only=False))

@@ -7,6 +7,7 @@ summary entry (train_runtime, and `train_loss` averaged over the run) is not a s
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,10 @@ def claims_folder(path: Path) -> bool:
     return (path / "trainer_state.json").is_file()
 
 
+def _is_step(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def read(path: Path) -> list[RawRun]:
     file = path / "trainer_state.json" if path.is_dir() else path
     try:
@@ -41,7 +46,7 @@ def read(path: Path) -> list[RawRun]:
     history = state.get("log_history") if isinstance(state, dict) else None
     if not isinstance(history, list):
         raise InputError(file, "no log_history list (not a Trainer state file)")
-    entries = [e for e in history if isinstance(e, dict) and "step" in e and not SUMMARY_KEYS & set(e)]
+    entries = [e for e in history if isinstance(e, dict) and _is_step(e.get("step")) and not SUMMARY_KEYS & set(e)]
     columns: dict[str, tuple[list[int], list[float]]] = {}
     for row, entry in enumerate(entries):
         for key, value in entry.items():

@@ -97,10 +97,11 @@ def _parse_line(path: Path, number: int, line: bytes, lines: _numbered_lines) ->
     """The line's JSON value; None for a broken final line; InputError for a broken middle one."""
     try:
         return json.loads(line.lstrip(b"\xef\xbb\xbf"))
-    except ValueError as exc:
+    except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError for non-UTF-8 bytes
         if not lines.more():
             return None
-        raise InputError(path, f"line {number} is not valid JSON ({exc.msg} at column {exc.colno})") from None
+        where = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+        raise InputError(path, f"line {number} is not valid JSON ({where})") from None
 
 
 def _flatten(obj: dict, prefix: str = "") -> dict:

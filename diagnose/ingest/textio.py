@@ -24,7 +24,9 @@ def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
 
 def first_line(head: bytes) -> str:
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
-    return text.splitlines()[0] if text.strip() else ""
+    # Only \n (and \r\n) end a line, as for the CSV parser: splitlines() would also split
+    # at \v, \f or \x1c and disagree with it about where the header ends.
+    return text.split("\n", 1)[0].rstrip("\r") if text.strip() else ""
 
 
 def last_line(path: Path) -> str:
