@@ -30,7 +30,8 @@ def finite_points(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return cached[1]
     values = series.to_numpy(dtype="float64", copy=False)
     mask = np.isfinite(values)
-    result = (series.index.to_numpy()[mask], values[mask])
+    steps = series.index.to_numpy()
+    result = (steps, values) if mask.all() else (steps[mask], values[mask])  # no copy if all finite
     key = id(series)
     _FINITE_CACHE[key] = (weakref.ref(series, lambda _: _FINITE_CACHE.pop(key, None)), result)
     return result

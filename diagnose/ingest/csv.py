@@ -74,9 +74,13 @@ Columns = dict[str, tuple[np.ndarray, np.ndarray | None]]  # name -> values, pre
 
 
 def _stream_columns(path: Path, delimiter: str, bad_rows: list[str], columns: list[str]) -> tuple[np.ndarray, Columns]:
-    """Parse as float64 in 16 MB batches (no type inference: it costs half the read), keeping
-    each batch as float32 where no value overflows it. Peak memory is what is kept plus one
-    batch, whatever the file's length. ArrowInvalid when a column holds text."""
+    """Parse as float64 in 16 MB batches (no type inference: it costs half the read). Peak
+    memory is what is kept plus one batch, whatever the file's length. ArrowInvalid when a
+    column holds text.
+
+    Values stay float64: every detector computes in float64, so float32 storage would only
+    add a float64 copy of each signal while diagnosing (measured: more peak memory, not less).
+    """
     try:
         reader = pacsv.open_csv(path, parse_options=_parse_options(delimiter, bad_rows),
                                 convert_options=_convert_options(columns, typed=True),
@@ -84,24 +88,16 @@ def _stream_columns(path: Path, delimiter: str, bad_rows: list[str], columns: li
     except (pa.ArrowTypeError, UnicodeDecodeError, OSError) as exc:
         raise InputError(path, f"not a readable table ({_first_line_of(exc)})") from None
     chunks: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {c: [] for c in reader.schema.names}
-    step_col = pick_step_column(reader.schema.names)
     for batch in reader:
         for column, array in zip(batch.schema.names, batch.columns):
-            chunks[column].append(_compact(array, keep_float64=column == step_col))
+            chunks[column].append(_values_and_presence(array))
     table_columns = {column: _concatenate(chunks.pop(column)) for column in list(chunks)}
     return _steps_of(table_columns, path)
 
 
-def _compact(array: pa.Array, keep_float64: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """Values (float32 unless a value would overflow it, or asked) and presence."""
+def _values_and_presence(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
     present = ~np.asarray(array.is_null().to_numpy(zero_copy_only=False)) if array.null_count else None
-    values = array.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-    if keep_float64:
-        return values, present
-    finite = values[np.isfinite(values)]
-    if not len(finite) or np.abs(finite).max() < np.finfo(np.float32).max:
-        values = values.astype(np.float32)
-    return values, present
+    return array.to_numpy(zero_copy_only=False).astype(np.float64, copy=False), present
 
 
 def _concatenate(parts: list[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray | None]:
