@@ -33,6 +33,8 @@ def exploding(run: Run, params: Mapping[str, Any]) -> list[Event]:
     if growth is None:
         return []
     onset, low, high, end, recovered = growth
+    if _took_off(run, onset, end, params):
+        return []  # a flat loss that starts falling as the gradient grows: a saddle escape
     layers = [n for n in run.layer_names if _growth(run.series(n), params) is not None]
     evidence = [
         f"grad_norm {fmt(10**low)} -> {fmt(10**high)} (x{fmt(10 ** (high - low))}) "
@@ -51,6 +53,26 @@ def exploding(run: Run, params: Mapping[str, Any]) -> list[Event]:
                    "recovered": recovered},
         )
     ]
+
+
+def _took_off(run: Run, start: int, end: int, params: Mapping[str, Any]) -> bool:
+    """The loss was flat before `start` and fell by more than `max_loss_drop` over
+    [start, end]: the gradient grew because learning began, not because it blew up."""
+    if not run.has("loss"):
+        return False
+    steps, loss = finite_points(run.series("loss"))
+    before, during = loss[steps < start], loss[(steps >= start) & (steps <= end)]
+    if len(before) < 10 or len(during) < 10:
+        return False
+    fall = _relative_fall(during)
+    return fall > params.get("max_loss_drop", 0.3) and abs(_relative_fall(before)) < params.get("flat_before", 0.05)
+
+
+def _relative_fall(values: np.ndarray) -> float:
+    """Median of the first tenth minus median of the last tenth, relative to the first."""
+    tenth = max(1, len(values) // 10)
+    first, last = float(np.median(values[:tenth])), float(np.median(values[-tenth:]))
+    return (first - last) / abs(first) if first != 0 else 0.0
 
 
 def _growth(series: pd.Series, params: Mapping[str, Any]) -> tuple[int, float, float, int, bool] | None:

@@ -32,11 +32,13 @@ def surge_before(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[flo
     _, recent = before(grad_run, "grad_norm", until, window)
     earlier = history(grad_run, "grad_norm", until, window, params.get("history", 200))
     raw = grad_run.series("grad_norm")
-    nonfinite_near = bool(
-        (~np.isfinite(raw.loc[max(raw.index.min(), until - window) : until].to_numpy())).any()
+    # Strictly before: a NaN batch turns loss and gradient non-finite at the same step, and
+    # that is no gradient blow-up.
+    nonfinite_before = bool(
+        (~np.isfinite(raw.loc[max(raw.index.min(), until - window) : until - 1].to_numpy())).any()
     )
-    if nonfinite_near:
-        return 1.0, f"grad_norm went non-finite at or before step {until}"
+    if nonfinite_before:
+        return 1.0, f"grad_norm went non-finite before step {until}"
     if len(recent) == 0 or len(earlier) < 5:
         return 0.0, ""
     base = float(np.median(earlier))
