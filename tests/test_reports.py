@@ -173,8 +173,8 @@ def test_terminal_wraps_long_lines_or_keeps_them_whole_but_never_cuts_them():
 
 def test_terminal_summary_table_only_with_several_runs():
     several = render_text(report())
-    assert "2 runs" in several and "first failure" in several
-    assert several.index("runs/good.jsonl") < several.index("likely causes")
+    assert "2 runs in runs" in several and "first failure" in several
+    assert several.index("good.jsonl") < several.index("likely causes")
     single = render_text(Report(runs=[failed_run()]))
     assert "first failure" not in single
 
@@ -197,7 +197,7 @@ def test_terminal_prints_brackets_in_user_text_literally():
     run.source = "runs/[bold]x[/].csv"
     run.findings = [Finding("underfitting", "warning", "underfitting", None, None, 0.5, ["loss [high]"])]
     text = render_text(Report(runs=[run, healthy_run()]))  # the summary table shows it too
-    assert text.count("runs/[bold]x[/].csv") == 2 and "• loss [high]" in text
+    assert "runs/[bold]x[/].csv" in text and text.count("[bold]x[/].csv") == 2 and "• loss [high]" in text
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,12 @@ evidence and ranked causes, and the rules that could not run. Plain text when co
 
 from __future__ import annotations
 
+import os
+
 import math
 
 import pandas as pd
+from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.padding import Padding
 from rich.table import Table
@@ -33,14 +36,17 @@ def render_terminal(report: Report, console: Console) -> None:
 
 
 def summary_table(report: Report) -> Table:
-    table = Table(title=f"{len(report.runs)} runs", title_justify="left")
-    for column in ("run", "verdict", "findings", "first failure", "top symptom", "top cause"):
+    root = _common_folder([run.source for run in report.runs])
+    title = f"{len(report.runs)} runs" + (f" in {root}" if root else "")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("run", overflow="fold", min_width=min(30, max(len(r.source) - len(root) for r in report.runs)))
+    for column in ("verdict", "findings", "first failure", "top symptom", "top cause"):
         table.add_column(column, overflow="fold")
     for run in report.runs:
         top = summary.top_finding(run)
         first = summary.first_failure_step(run)
         table.add_row(
-            Text(run.source),  # a path, never markup
+            Text(run.source[len(root):].lstrip("/") if root else run.source),  # a path, never markup
             Text(summary.verdict(run), style=VERDICT_STYLE[run.status]),
             str(len(run.findings)),
             "-" if first is None else str(first),
@@ -48,6 +54,12 @@ def summary_table(report: Report) -> Table:
             summary.top_cause(run) or "-",
         )
     return table
+
+
+def _common_folder(sources: list[str]) -> str:
+    """The folder all runs share ("" if none), so the table shows the part that differs."""
+    folder = os.path.commonpath(sources) if len(sources) > 1 and all(s.startswith("/") == sources[0].startswith("/") for s in sources) else ""
+    return folder if folder and folder not in sources else ""
 
 
 def render_run(run: RunReport, console: Console) -> None:
