@@ -39,9 +39,9 @@ def summary_table(report: Report) -> Table:
     root = _common_folder([run.source for run in report.runs])
     title = f"{len(report.runs)} runs" + (f" in {root}" if root else "")
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("run", overflow="fold", min_width=min(30, max(len(r.source) - len(root) for r in report.runs)))
+    table.add_column("run", overflow="fold", min_width=min(20, max(len(r.source) - len(root) for r in report.runs)))
     for column in ("verdict", "findings", "first failure", "top symptom", "top cause"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, no_wrap=column in ("verdict", "top symptom", "top cause"))
     for run in report.runs:
         top = summary.top_finding(run)
         first = summary.first_failure_step(run)
