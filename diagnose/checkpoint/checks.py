@@ -36,46 +36,47 @@ def reference_scan(scans: list[Scan]) -> Scan:
 
 
 def non_finite(scans: list[Scan], checks: Checks, shared: Evidence) -> list[Finding]:
-    bad = [i for i, s in enumerate(scans) if any(r.nonfinite for r in s.records.values())]
-    if not bad:
+    """NaN/Inf in parameters, buffers or optimizer moments: where first, and what came before."""
+    index = next((i for i, s in enumerate(scans) if any(r.nonfinite for r in s.records.values())), None)
+    if index is None:
         return []
-    index = bad[0]
-    scan, names = scans[index], checks.shared["max_names"]
+    scan, limit = scans[index], checks.shared["max_names"]
     tensors = [r for r in scan.records.values() if r.nonfinite]
     params = [r for r in scan.parameters() if r.stats.numel]
     hit = [r for r in params if r.stats.nonfinite]
-    everything = bool(params) and all(r.stats.nonfinite == r.stats.numel for r in params)
+    partial = bool(hit) and len(hit) < len(params)
     lines = [f"NaN/Inf in {len(tensors)} of {len(scan.records)} tensors at {label(scan)}: "
-             + _names([_nonfinite_text(r) for r in tensors], names)]
-    if hit and len(hit) < len(params):
-        lines.append(f"non-finite first in {_names([r.name for r in hit], names)}; "
+             + _names([_nonfinite_text(r) for r in tensors], limit)]
+    if partial:
+        lines.append(f"non-finite first in {_names([r.name for r in hit], limit)}; "
                      f"{len(params) - len(hit)} parameter tensors still finite")
-    evidence = dict(shared)
-    evidence.update(_before_nonfinite(scans, index, checks, lines))
-    evidence["everything_at_once"] = (float(everything), "every parameter entirely non-finite in one checkpoint")
-    evidence["moments_only"] = (float(not hit), "only optimizer moments are non-finite; weights are finite")
-    evidence["partial_nonfinite"] = (float(bool(hit) and len(hit) < len(params)), "some layers still finite")
-    later = scans[-1]
-    if later is not scan:
-        spread = sum(1 for r in later.records.values() if r.nonfinite)
-        lines.append(f"{spread} tensors non-finite by {label(later)}")
+    before = _before_nonfinite(scans[index - 1], checks) if index else {}
+    if before:
+        lines.append(before["finite_before"][1])
+    if scans[-1] is not scan:
+        spread = sum(1 for r in scans[-1].records.values() if r.nonfinite)
+        lines.append(f"{spread} tensors non-finite by {label(scans[-1])}")
+    everything = bool(params) and all(r.stats.nonfinite == r.stats.numel for r in params)
+    evidence = {**shared, "finite_before": (0.0, ""), "huge_before": (0.0, ""), **before,
+                "everything_at_once": (float(everything), "every parameter entirely non-finite in one checkpoint"),
+                "moments_only": (float(not hit), "only optimizer moments are non-finite; weights are finite"),
+                "partial_nonfinite": (float(partial), "some parameter tensors still finite")}
     return [finding(checks, "non-finite", evidence, lines, step=scan.step, confidence=0.99,
                     stats={"checkpoint": str(scan.path), "tensors": [r.name for r in tensors],
                            "first": [r.name for r in hit]})]
 
 
-def _before_nonfinite(scans: list[Scan], index: int, checks: Checks, lines: list[str]) -> Evidence:
-    """What the last checkpoint before the first non-finite one looked like."""
-    if index == 0:
-        return {"finite_before": (0.0, ""), "huge_before": (0.0, "")}
-    before = scans[index - 1]
-    weights = [r for r in before.weights() if r.stats.finite]
-    orders = max((init_orders(r) for r in weights), default=0.0)
+def _before_nonfinite(before: Scan, checks: Checks) -> Evidence:
+    """The last all-finite checkpoint: were weights or gradients already huge (a blow-up) or
+    normal (a sudden break, as one bad batch causes)?"""
+    shared = checks.shared
+    orders = max((init_orders(r) for r in before.weights()), default=0.0)
     grads = max((r.grad_rms for r in before.parameters() if r.grad_rms is not None), default=0.0)
-    huge = max(ramp(orders, checks.shared["init_orders"], 3 * checks.shared["init_orders"]),
-               ramp(math.log10(grads / checks.shared["grad_rms_huge"]), -1.0, 1.0) if grads > 0 else 0.0)
-    detail = f"at {label(before)}: weights up to {orders:.1f} orders above init, gradient RMS up to {fmt(grads)}"
-    lines.append(f"all finite at {label(before)} (weights up to {orders:.1f} orders above their init RMS)")
+    huge = max(ramp(orders, shared["init_orders"], 3 * shared["init_orders"]),
+               ramp(math.log10(grads / shared["grad_rms_huge"]), -1.0, 1.0) if grads > 0 else 0.0)
+    scale = (f"weights up to {orders:.1f} orders above their init RMS" if orders >= 0.1
+             else "weights in their init range")
+    detail = f"all finite at {label(before)}: {scale}" + (f", gradient RMS up to {fmt(grads)}" if grads else "")
     return {"huge_before": (huge, detail), "finite_before": (1.0 - huge, detail)}
 
 
@@ -98,7 +99,8 @@ def weight_scale(reference: Scan, checks: Checks, shared: Evidence) -> list[Find
         lines = [f"{len(off)} of {len(weights)} weight layers are over {params['min_orders']} orders "
                  f"of magnitude {word} the RMS their fan-in implies (PyTorch default / Xavier / He init)"]
         lines += [f"{r.name} {'x'.join(map(str, r.shape))}: RMS {fmt(r.stats.rms)} vs "
-                  f"{fmt(r.init[0])}-{fmt(r.init[1])} ({o:.1f} orders {word})" for o, r in off[:checks.shared["max_names"]]]
+                  f"{fmt(r.init[0])}-{fmt(r.init[1])} ({o:.1f} orders {word})"
+                  for o, r in off[:checks.shared["max_names"]]]
         severity = "error" if worst >= params["error_orders"] else None
         found.append(finding(checks, key, shared, lines, step=reference.step, severity=severity,
                              confidence=0.5 + 0.15 * worst,
@@ -131,9 +133,11 @@ def gradient_scale(scans: list[Scan], reference: Scan, checks: Checks, shared: E
     huge = checks.shared["grad_rms_huge"]
     grads = sorted((r for r in reference.parameters() if r.grad_rms is not None and r.grad_rms >= huge),
                    key=lambda r: -r.grad_rms)
-    lines = [f"gradient RMS per element above {fmt(huge)} (from the {reference.optimizer} state) in "
-             f"{len(grads)} tensors: " + _names([f"{r.name} {fmt(r.grad_rms)}" for r in grads],
-                                                checks.shared["max_names"])] if grads else []
+    lines = []
+    if grads:
+        listed = _names([f"{r.name} {fmt(r.grad_rms)}" for r in grads], checks.shared["max_names"])
+        lines.append(f"gradient RMS per element above {fmt(huge)} (from the {reference.optimizer} state) "
+                     f"in {len(grads)} tensors: {listed}")
     growth = _grad_growth(scans, reference)
     if growth is not None and growth[0] >= checks["gradients-exploding"].params["growth_orders"]:
         lines.append(f"gradient RMS grew {growth[0]:.1f} orders of magnitude (median over layers) "
@@ -156,32 +160,40 @@ def _grad_growth(scans: list[Scan], reference: Scan) -> tuple[float, Scan] | Non
 
 
 def update_sizes(scans: list[Scan], checks: Checks, shared: Evidence) -> list[Finding]:
-    """Per-step |dW|/|W| between consecutive checkpoints: layers that never move, layers that jump."""
+    """Per-step |dW|/|W| between consecutive checkpoints: layers that jump, layers that never move."""
     if len(scans) < 2:
         return []
-    found = []
+    return [*_jumps(scans, checks, shared), *_still(scans, checks, shared)]
+
+
+def _jumps(scans: list[Scan], checks: Checks, shared: Evidence) -> list[Finding]:
+    """The first checkpoint where layers moved more than `jump_above` of their norm per step."""
     jump = checks["updates-jump"].params["jump_above"]
     for scan in scans[1:]:
         jumped = [r for r in scan.parameters() if r.update_ratio is not None and r.update_ratio > jump]
         if jumped:
-            lines = [f"per-step relative update |dW|/|W| above {fmt(jump)} (healthy ~1e-3) at {label(scan)}: "
-                     + _names([f"{r.name} {fmt(r.update_ratio)}" for r in jumped], checks.shared["max_names"])]
-            found.append(finding(checks, "updates-jump", shared, lines, step=scan.step, confidence=0.8,
-                                 stats={"update_ratio": {r.name: r.update_ratio for r in jumped}}))
-            break
-    still = _still_layers(scans, checks["updates-still"].params["still_below"])
-    if still:
-        lines = [f"{len(still)} parameter tensors did not move between {label(scans[0])} and {label(scans[-1])} "
-                 f"(per-step |dW|/|W| below {fmt(checks['updates-still'].params['still_below'])}): "
-                 + _names([r.name for r in still], checks.shared["max_names"])]
-        if scans[-1].optimizer is None:
-            lines.append("no optimizer state saved: if these layers are frozen on purpose, ignore this")
-        elif scans[-1].stateless:
-            lines.append(f"{scans[-1].stateless} parameters in the optimizer never received a gradient "
-                         "(requires_grad=False, or detached from the loss)")
-        found.append(finding(checks, "updates-still", shared, lines, step=scans[-1].step, confidence=0.7,
-                             stats={"layers": [r.name for r in still]}))
-    return found
+            listed = _names([f"{r.name} {fmt(r.update_ratio)}" for r in jumped], checks.shared["max_names"])
+            lines = [f"per-step relative update |dW|/|W| above {fmt(jump)} (healthy ~1e-3) at {label(scan)}: {listed}"]
+            return [finding(checks, "updates-jump", shared, lines, step=scan.step, confidence=0.8,
+                            stats={"update_ratio": {r.name: r.update_ratio for r in jumped}})]
+    return []
+
+
+def _still(scans: list[Scan], checks: Checks, shared: Evidence) -> list[Finding]:
+    below = checks["updates-still"].params["still_below"]
+    still = _still_layers(scans, below)
+    if not still:
+        return []
+    last = scans[-1]
+    lines = [f"{len(still)} parameter tensors did not move between {label(scans[0])} and {label(last)} "
+             f"(per-step |dW|/|W| below {fmt(below)}): " + _names([r.name for r in still], checks.shared["max_names"])]
+    if last.optimizer is None:
+        lines.append("no optimizer state saved: if these layers are frozen on purpose, ignore this")
+    elif last.stateless:
+        lines.append(f"{last.stateless} parameters in the optimizer never received a gradient "
+                     "(requires_grad=False, or detached from the loss)")
+    return [finding(checks, "updates-still", shared, lines, step=last.step, confidence=0.7,
+                    stats={"layers": [r.name for r in still]})]
 
 
 def _still_layers(scans: list[Scan], below: float) -> list[TensorRecord]:
@@ -200,28 +212,21 @@ def _still_layers(scans: list[Scan], below: float) -> list[TensorRecord]:
 
 def norm_layers(reference: Scan, checks: Checks, shared: Evidence) -> list[Finding]:
     """BatchNorm running variances collapsed or exploded; normalization gains near zero."""
-    records = [r for r in reference.records.values() if r.stats.finite]
-    tests = [
-        ("batchnorm-collapsed", "running_var", lambda r, p: r.stats.minimum < p["var_below"],
-         lambda r: f"{r.layer} running_var min {fmt(r.stats.minimum)}"),
-        ("batchnorm-exploded", "running_var", lambda r, p: r.stats.maximum > p["var_above"],
-         lambda r: f"{r.layer} running_var max {fmt(r.stats.maximum)}"),
-        ("norm-gain", "gain", lambda r, p: r.stats.rms < p["gain_below"],
-         lambda r: f"{r.layer} gain RMS {fmt(r.stats.rms)}"),
-    ]
-    found = []
-    for key, kind, fails, text in tests:
-        params = checks[key].params
-        bad = [r for r in records if _is(kind, r) and fails(r, params)]
-        if bad:
-            lines = [_names([text(r) for r in bad], checks.shared["max_names"])]
-            found.append(finding(checks, key, shared, lines, step=reference.step, confidence=0.75,
-                                 stats={"layers": [r.layer for r in bad]}))
-    return found
-
-
-def _is(kind: str, record: TensorRecord) -> bool:
-    return record.role == "running_var" if kind == "running_var" else record.role in ("norm", "bn_weight")
+    finite = [r for r in reference.records.values() if r.stats.finite]
+    variances = [r for r in finite if r.role == "running_var"]
+    gains = [r for r in finite if r.role in ("norm", "bn_weight")]
+    collapsed, exploded, silent = (checks[k].params for k in ("batchnorm-collapsed", "batchnorm-exploded", "norm-gain"))
+    found = {
+        "batchnorm-collapsed": [(r, f"{r.layer} running_var min {fmt(r.stats.minimum)}")
+                                for r in variances if r.stats.minimum < collapsed["var_below"]],
+        "batchnorm-exploded": [(r, f"{r.layer} running_var max {fmt(r.stats.maximum)}")
+                               for r in variances if r.stats.maximum > exploded["var_above"]],
+        "norm-gain": [(r, f"{r.layer} gain RMS {fmt(r.stats.rms)}")
+                      for r in gains if r.stats.rms < silent["gain_below"]],
+    }
+    return [finding(checks, key, shared, [_names([text for _, text in bad], checks.shared["max_names"])],
+                    step=reference.step, confidence=0.75, stats={"layers": [r.layer for r, _ in bad]})
+            for key, bad in found.items() if bad]
 
 
 def _names(items: list[str], limit: int) -> str:

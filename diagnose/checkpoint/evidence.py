@@ -57,7 +57,8 @@ def _init_distance(weights: list[TensorRecord], orders: float, above: bool) -> t
     if not distances:
         return 0.0, ""
     worst, record = max(distances, key=lambda d: d[0])
-    return ramp(worst, orders, 3 * orders), f"{record.name} {worst:.1f} orders {'above' if above else 'below'} its init RMS"
+    detail = f"{record.name} {worst:.1f} orders {'above' if above else 'below'} its init RMS"
+    return ramp(worst, orders, 3 * orders), detail
 
 
 def _adaptive_lr(reference: Scan, weights: list[TensorRecord]) -> tuple[float, str]:
@@ -67,7 +68,8 @@ def _adaptive_lr(reference: Scan, weights: list[TensorRecord]) -> tuple[float, s
         return 0.0, ""
     scale = statistics.median(r.init[1] for r in weights)
     ratio = reference.lr / scale
-    return ramp(math.log10(ratio), -1.0, 1.0), f"{reference.optimizer} lr {fmt(reference.lr)} is {fmt(ratio)}x the init weight RMS {fmt(scale)}"
+    detail = f"{reference.optimizer} lr {fmt(reference.lr)} is {fmt(ratio)}x the init weight RMS {fmt(scale)}"
+    return ramp(math.log10(ratio), -1.0, 1.0), detail
 
 
 def _large_steps(weights: list[TensorRecord]) -> tuple[float, str]:

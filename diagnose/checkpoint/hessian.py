@@ -143,8 +143,8 @@ def _saddle_finding(result: HessianEstimate, model: Any, checks: Checks) -> Find
 
 def _tiny_weights(model: Any) -> tuple[float, str]:
     """Weight matrices far below the init their fan-in implies (a near-zero init sits on a saddle)."""
-    orders = [math.log10(init_range(tuple(p.shape))[0] / max(float(p.detach().pow(2).mean().sqrt()), 1e-300))
-              for p in model.parameters() if p.dim() >= 2]
+    orders = [math.log10(init[0] / max(float(p.detach().pow(2).mean().sqrt()), 1e-300))
+              for p in model.parameters() if p.dim() >= 2 and (init := init_range(tuple(p.shape)))]
     if not orders:
         return 0.0, ""
     worst = max(orders)

@@ -22,7 +22,7 @@ from diagnose.errors import DiagnoseError, InputError
 PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt"}
 SUFFIXES = PICKLE_SUFFIXES | {".safetensors"}
 HF_WEIGHTS = ("model*.safetensors", "pytorch_model*.bin")
-STEP_IN_NAME = re.compile(r"(?:step|iter|iteration|checkpoint|ckpt|global_step)[=_-]?(\d+)", re.I)
+STEP_IN_NAME = re.compile(r"(?:step|iter|iteration|checkpoint|ckpt)[=_-]?(\d+)", re.I)
 
 
 @dataclass

@@ -74,7 +74,7 @@ def read_optimizer(state_dict: Mapping, weights: TensorSource) -> OptimizerState
     for index, moments, step, group in raw:
         name = names.get(index, f"optimizer param {index}")
         params[name] = ParamState(name, moments, step, group)
-    return OptimizerState(params, source, len(names) == len(shapes))
+    return OptimizerState(params, source, all(index in names for index in shapes))
 
 
 def gradient_rms(state: OptimizerState, param: ParamState) -> float | None:
@@ -117,7 +117,7 @@ def _match_names(groups: list, shapes: dict[int, tuple[int, ...]], count: int,
     index takes the first unused model parameter of its moments' shape, in the model's name
     order (same-shaped tensors of one layer may swap when that order is alphabetical)."""
     named = {i: n for g in groups for i, n in zip(g.get("params", []), g.get("param_names", []))}
-    if named and len(named) == count:
+    if named and len(named) == count and set(named.values()) <= set(weights.names()):
         return named
     free: dict[tuple[int, ...], deque[str]] = {}
     for name in weights.names():

@@ -41,7 +41,8 @@ def render_json(diagnosis: CheckpointDiagnosis) -> str:
     reference = diagnosis.reference
     data["runs"][0]["checkpoints"] = [
         {"path": str(s.path), "layout": s.layout, "step": s.step, "optimizer": s.optimizer,
-         "lr": plain(s.lr), "reference": s is reference} for s in diagnosis.scans]
+         "lr": plain(s.lr), "optimizer_matched": s.matched, "reference": s is reference}
+        for s in diagnosis.scans]
     data["runs"][0]["layers"] = plain(layer_rows(reference, _measured(diagnosis)))
     return json.dumps(data, indent=2, allow_nan=False)
 

@@ -58,16 +58,16 @@ class Scan:
 
     def weights(self) -> list[TensorRecord]:
         """Linear/conv weight matrices in model order (what fan-in and depth speak about)."""
-        return [r for r in self.records.values() if r.role == "weight"]
+        return [r for r in self.records.values() if r.role == "weight" and r.init is not None]
 
 
 def scan(checkpoint: Checkpoint, previous: Checkpoint | None = None, previous_scan: Scan | None = None) -> Scan:
     """Statistics of every float tensor, with optimizer evidence and updates since `previous`."""
     source = checkpoint.weights
-    names = source.names()
+    names = set(source.names())
     records = {name: TensorRecord(name, source.shape(name), role(name, source.shape(name), names),
                                   stream_stats([(source, name)]))
-               for name in names if source.is_float(name)}
+               for name in source.names() if source.is_float(name)}
     for record in records.values():
         record.init = init_range(record.shape) if record.role == "weight" else None
     result = Scan(checkpoint.path, checkpoint.layout, checkpoint.step, records)
@@ -78,7 +78,7 @@ def scan(checkpoint: Checkpoint, previous: Checkpoint | None = None, previous_sc
     return result
 
 
-def role(name: str, shape: tuple[int, ...], names: list[str]) -> str:
+def role(name: str, shape: tuple[int, ...], names: set[str]) -> str:
     layer, _, leaf = name.rpartition(".")
     if leaf in ("running_var", "running_mean"):
         return leaf
@@ -91,12 +91,14 @@ def role(name: str, shape: tuple[int, ...], names: list[str]) -> str:
     return "bias" if leaf in ("bias", "beta") else "other"
 
 
-def init_range(shape: tuple[int, ...]) -> tuple[float, float]:
+def init_range(shape: tuple[int, ...]) -> tuple[float, float] | None:
     """The weight RMS standard inits give this shape: from PyTorch's default
     (kaiming_uniform a=sqrt(5): 1/sqrt(3 fan_in)) and Xavier sqrt(2/(fan_in+fan_out)) up to
     He sqrt(2/fan_in). Fans as torch computes them: (out, in, *kernel)."""
     receptive = math.prod(shape[2:])
     fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
+    if fan_in == 0:
+        return None
     candidates = (1 / math.sqrt(3 * fan_in), math.sqrt(2 / (fan_in + fan_out)), math.sqrt(2 / fan_in))
     return min(candidates), max(candidates)
 
@@ -127,12 +129,16 @@ def _add_updates(result: Scan, checkpoint: Checkpoint, previous: Checkpoint, pre
     per = checkpoint.step - previous.step if known and checkpoint.step > previous.step else 1
     for record in result.parameters():
         before = previous_scan.records.get(record.name)
-        if before is None or before.shape != record.shape or not record.shape or before.stats.nonfinite \
-                or record.stats.nonfinite:
+        if not _comparable(before, record):
             continue
-        diff = stream_stats([(previous.weights, record.name), (checkpoint.weights, record.name)], _difference)
+        moved = stream_stats([(previous.weights, record.name), (checkpoint.weights, record.name)], _difference).norm
         base = before.stats.norm
-        record.update_ratio = (diff.norm / base if base else math.inf if diff.norm else 0.0) / per
+        record.update_ratio = (moved / base if base else math.inf if moved else 0.0) / per
+
+
+def _comparable(before: TensorRecord | None, after: TensorRecord) -> bool:
+    return (before is not None and before.shape == after.shape and bool(after.shape)
+            and before.stats.nonfinite == 0 and after.stats.nonfinite == 0)
 
 
 def _difference(before: np.ndarray, after: np.ndarray) -> np.ndarray:

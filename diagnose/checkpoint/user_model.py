@@ -33,7 +33,8 @@ def build_model(spec: str) -> Any:
         raise DiagnoseError(f"--model {spec!r}: {module_name} has no {factory_name!r}")
     model = factory if isinstance(factory, torch.nn.Module) else factory()
     if not isinstance(model, torch.nn.Module):
-        raise DiagnoseError(f"--model {spec!r}: {factory_name}() returned {type(model).__name__}, not a torch.nn.Module")
+        raise DiagnoseError(f"--model {spec!r}: {factory_name}() returned {type(model).__name__}, "
+                            "not a torch.nn.Module")
     return model
 
 
