@@ -189,7 +189,7 @@ def oscillation(run: Run, params: Mapping[str, Any]) -> list[Event]:
     gradient norm has not come down.
 
     params: min_points, max_progress (fall from 3rd to 4th quarter / level), min_swing
-    ((p90 - p10) / median over the second half), unsolved_ratio (level / initial at or above),
+    ((p90 - p10) of the `smooth_points` moving mean / median, second half), unsolved_ratio (level / initial at or above),
     grad_ratio (second-half grad / first-tenth grad at or above).
     """
     steps, loss = finite_points(run.series("loss"))
@@ -203,7 +203,9 @@ def oscillation(run: Run, params: Mapping[str, Any]) -> list[Event]:
     if level <= 0 or initial <= 0:
         return []
     progress = (q3 - q4) / level
-    p10, p90 = np.percentile(second, [10, 90])
+    # Swings of the loss *level*: a moving mean leaves minibatch noise nearly flat.
+    smooth = _moving_mean(second, params.get("smooth_points", 20))
+    p10, p90 = np.percentile(smooth, [10, 90])
     swing = float((p90 - p10) / level)
     if (
         progress > params.get("max_progress", 0.05)
@@ -226,6 +228,12 @@ def oscillation(run: Run, params: Mapping[str, Any]) -> list[Event]:
     return [Event(step=int(steps[n // 2]), end_step=int(steps[-1]),
                   confidence=float(min(1.0, 0.4 + swing / 2)), evidence=evidence,
                   signal="loss", stats=stats)]
+
+
+def _moving_mean(values: np.ndarray, window: int) -> np.ndarray:
+    window = max(1, min(window, len(values)))
+    sums = np.cumsum(np.concatenate(([0.0], values)))
+    return (sums[window:] - sums[:-window]) / window
 
 
 def _final(run: Run, signal: str) -> float | None:

@@ -16,11 +16,13 @@ def robust_jump(run: Run, params: Mapping[str, Any]) -> list[Event]:
     """Points far above the median of the previous window, grouped into events.
 
     params: signal, window (points per baseline block), min_z (robust z-score), min_ratio
-    (value / baseline, for positive signals), rel_floor (sigma is at least this fraction of
+    (value / baseline, for positive signals), min_jump_of_initial (peak - baseline at least
+    this fraction of the run's initial level), rel_floor (sigma is at least this fraction of
     the baseline, so a near-constant loss does not turn noise into huge z), merge_gap (points),
     recover_points (how far after a spike to look for recovery), recover_tolerance (back within
     this fraction above baseline counts as recovered), benign_ratio and benign_recovery_points
-    (a spike below that ratio, back within that many points, is a benign bump), max_events.
+    (a spike back within that many points and below that ratio, or below
+    benign_peak_of_initial x the run's initial level, is a benign bump), max_events.
     """
     signal = params.get("signal", "loss")
     steps, values = finite_points(run.series(signal))
@@ -28,9 +30,15 @@ def robust_jump(run: Run, params: Mapping[str, Any]) -> list[Event]:
     if len(values) < 2 * window:
         return []
     baseline = _Baseline(values, window, params)
+    initial = float(np.median(values[: max(5, len(values) // 20)]))
+    min_jump = params.get("min_jump_of_initial", 0.0) * abs(initial)
     events = []
     for start, end in _runs(baseline.candidates(values), params.get("merge_gap", 3)):
-        events.append(_spike_event(signal, steps, values, baseline, start, end, params))
+        event = _spike_event(signal, steps, values, baseline, start, end, params, initial)
+        # Once the loss is near 0, one hard batch is x10 its level yet no cliff: the jump must
+        # also be a fair share of where the run started.
+        if event.stats["peak"] - event.stats["baseline"] >= min_jump:
+            events.append(event)
     events.sort(key=lambda e: -e.stats["z"])
     return sorted(events[: params.get("max_events", 5)], key=lambda e: e.step)
 
@@ -76,7 +84,7 @@ def _runs(indices: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist()))
 
 
-def _spike_event(signal, steps, values, reference: _Baseline, start, end, params) -> Event:
+def _spike_event(signal, steps, values, reference: _Baseline, start, end, params, initial: float) -> Event:
     peak = start + int(np.argmax(values[start : end + 1]))
     baseline = reference.median_at(start)
     peak_z = reference.z_at(peak, values[peak])
@@ -85,10 +93,13 @@ def _spike_event(signal, steps, values, reference: _Baseline, start, end, params
     back = np.flatnonzero(after <= baseline + tolerance)
     recovered = len(back) > 0
     ratio = float(values[peak] / baseline) if baseline > 0 else float("inf")
+    # A bump that comes straight back and stays below x3 its level, or below the loss the
+    # untrained model started at, is one hard batch, not a cliff.
     benign = bool(
         recovered
-        and ratio < params.get("benign_ratio", 3.0)
         and back[0] + (end - peak) < params.get("benign_recovery_points", 10)
+        and (ratio < params.get("benign_ratio", 3.0)
+             or values[peak] < params.get("benign_peak_of_initial", 1.0) * initial)
     )
     evidence = [
         f"{signal} {fmt(baseline)} -> {fmt(values[peak])} (x{fmt(ratio)}, z={fmt(peak_z)}) "
