@@ -39,7 +39,9 @@ def surge_before(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[flo
     )
     if nonfinite_before:
         return 1.0, f"grad_norm went non-finite before step {until}"
-    if len(recent) == 0 or len(earlier) < 5:
+    if len(earlier) < 5:  # an event in the first steps: compare with where the window began
+        earlier, recent = recent[:1], recent[1:]
+    if len(recent) == 0 or len(earlier) == 0:
         return 0.0, ""
     base = float(np.median(earlier))
     ratio = float(recent.max() / base) if base > 0 else float("inf")

@@ -32,11 +32,44 @@ def rising_before(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[fl
     window = params.get("points", 20)
     _, recent = before(run, "loss", event.step, window)
     earlier = history(run, "loss", event.step, window, params.get("history", 200))
-    if len(recent) < 2 or len(earlier) < 5:
+    if len(earlier) < 5:  # an event in the first steps: compare with where the window began
+        earlier, recent = recent[:1], recent[1:]
+    if len(recent) < 2 or len(earlier) < 1:
         return 0.0, ""
     base = float(np.median(earlier))
-    if base > 0 and recent.max() >= (1 + params.get("min_rise", 0.5)) * base:
+    # Relative to the start too: near zero, 0.01 -> 0.03 is noise, not a climb.
+    floor = params.get("min_rise_of_initial", 0.0) * abs(_initial(run))
+    if base > 0 and recent.max() >= (1 + params.get("min_rise", 0.5)) * base and recent.max() - base >= floor:
         return 1.0, f"loss climbed {fmt(base)} -> {fmt(recent.max())} before step {event.step}"
+    return 0.0, ""
+
+
+def _initial(run: Run) -> float:
+    _, loss = finite_points(run.series("loss"))
+    return float(np.median(loss[: max(3, len(loss) // 20)])) if len(loss) else 0.0
+
+
+def collapsed_before(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[float, str]:
+    """Right before the event the loss had collapsed to `fraction` of its initial level or
+    below: a probability at 0 or 1, where log(0) and 0 * log(0) wait."""
+    if not run.has("loss") or event.step is None:
+        return 0.0, ""
+    _, recent = before(run, "loss", event.step, params.get("points", 5))
+    initial = _initial(run)
+    if len(recent) and initial > 0 and float(np.median(recent)) <= params.get("fraction", 0.01) * initial:
+        return 1.0, f"loss had collapsed to {fmt(float(np.median(recent)))} (from {fmt(initial)}) before step {event.step}"
+    return 0.0, ""
+
+
+def initial_large(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[float, str]:
+    """The first logged loss is `value` or more: a fresh network's loss is O(1) (ln k for k
+    classes, about the target variance for standardised regression), so weights (or inputs)
+    start on the wrong scale."""
+    if not run.has("loss"):
+        return 0.0, ""
+    _, loss = finite_points(run.series("loss"))
+    if len(loss) and loss[0] >= params.get("value", 100.0):
+        return 1.0, f"first logged loss {fmt(float(loss[0]))}"
     return 0.0, ""
 
 
@@ -98,6 +131,9 @@ def first_nonfinite_is_inf(run: Run, event: Event, params: Mapping[str, Any]) ->
         return 0.0, ""
     values = run.series("loss").to_numpy(dtype="float64", copy=False)
     bad = np.flatnonzero(~np.isfinite(values))
-    if len(bad) and np.isinf(values[bad[0]]):
-        return 1.0, f"loss first became {values[bad[0]]:+} (overflow or log(0)), not NaN"
-    return 0.0, ""
+    if not len(bad) or not np.isinf(values[bad[0]]):
+        return 0.0, ""
+    last = values[bad[0] - 1] if bad[0] > 0 else None
+    if last is not None and abs(last) >= params.get("overflow_factor", 100.0) * max(abs(_initial(run)), 1e-12):
+        return 0.0, ""  # the loss grew huge first: an overflow of a blow-up, not log(0)
+    return 1.0, f"loss first became {values[bad[0]]:+} from a normal level (log(0), division by 0), not NaN"

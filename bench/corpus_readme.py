@@ -1,0 +1,91 @@
+"""The corpus README, written by the generator so its counts always match the manifest."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from bench.faults import CATALOG, FAULTS
+from bench.labels import T
+
+HOW = f"""\
+## How the labels are checked
+
+Every label comes from the logged numbers (`bench/labels.py`, pure functions over the arrays
+that were written), never from the injected fault alone. Trend measures use the rows before the
+first non-finite value. A fault run whose numbers show none of the symptoms its fault should
+cause, or a healthy run whose numbers show any symptom, makes the generator exit 1: it gets
+another setting, not a label on intent. Each run's numbers are in `measured` in the manifest.
+
+| symptom | measured as | onset |
+| --- | --- | --- |
+| `non_finite` | NaN/Inf in the loss, grad norm, a layer's grad norm or val loss | first such step |
+| `loss_spike` | loss >= {T['spike_ratio']:g}x the median of the previous 5% of rows (10-50 rows), by more than {T['spike_floor']:g}x the initial loss, >= {T['spike_above_max']:g}x the highest loss of that window (ending 3 rows back), and either the median of it and the next 2 rows stays >= {T['spike_held']:g}x the median or the jump alone is >= {T['spike_alone']:g}x | first such step |
+| `divergence` | final level (median of the last 5%) >= {T['diverge_ratio']:g}x the best (smoothed) level and >= best + {T['diverge_floor']:g}x max(initial, best) | step after the last one at or below min(2x best, halfway to the final level) |
+| `exploding_gradients` | grad norm (5-row median) 10^{T['explode_orders']:g}x its early level, or a grad norm 10^{T['explode_orders']:g}x its trailing median and at least its early level, with the loss not improving across the event (a saddle escape grows the gradient while the loss falls) | growth: the start of the climb to the peak (last row below 10x before it); spike: first row at 100x |
+| `vanishing_gradients` | first/last layer grad-norm ratio (median) < {T['vanish_ratio']:g}, or the global norm falls 10^{T['vanish_orders']:g}x, while the final loss >= {T['unsolved']:g}x the initial | first step below the threshold |
+| `stuck_at_chance` | every quarter of the last half within {T['chance_band']:.0%} of ln(k) | step after the smoothed loss last left a {2 * T['chance_band']:.0%} band around ln(k) |
+| `oscillation` | the {T['swing_window']}-row mean loss swings ((p90-p10)/median over the second half) >= {T['swing']:g} (minibatch noise alone averages out of it), no progress from the second to the last quarter, final >= {T['no_progress']:g}x initial, grad norm stays >= half its early level | first of 20 blocks whose median is within 15% of the lowest block median |
+| `plateau` | >= {T['plateau_blocks']} of 20 blocks whose medians stay within {T['flat']:.0%}, at >= {T['high']:g}x the initial loss and above the midpoint between initial and final loss (or the loss never fell 10%) | start of that stretch |
+| `underfitting` | converged (median of the last 15% within {T['flat']:.0%} of the 15% before) at >= {T['high']:g}x the initial loss, after the loss fell by more than 10% | first block of the tail within 10% of the final level |
+| `overfitting` | final val loss >= {T['overfit_ratio']:g}x its minimum while the train loss fell to <= {T['train_falls']:g}x its level at that minimum | step of the val minimum |
+
+Precedence: a diverged or oscillating loss is not also labelled plateau or underfitting; a loss
+that ends stuck at ln(k) is not also labelled underfitting (nor plateau for the same stretch).
+A loss that blows up in a jump is labelled both `loss_spike` and `divergence`, as its numbers
+show both.
+"""
+
+
+def readme(entries: list[dict], total_bytes: int) -> str:
+    faults = [f.__name__ for f in CATALOG]
+    by_fault = Counter(e["fault"] for e in entries)
+    formats = Counter(e["format"] for e in entries)
+    symptoms = Counter(s["symptom"] for e in entries for s in e["symptoms"])
+    rows = ["| fault | runs | csv | jsonl | causes (primary first) | labels shown |", "| --- | --- | --- | --- | --- | --- |"]
+    for fault in faults:
+        runs = [e for e in entries if e["fault"] == fault]
+        if not runs:
+            continue
+        fmt = Counter(e["format"] for e in runs)
+        shown = Counter(s["symptom"] for e in runs for s in e["symptoms"])
+        rows.append(f"| {fault} | {len(runs)} | {fmt['csv']} | {fmt['jsonl']} | "
+                    f"{', '.join(FAULTS[fault]['causes']) or '-'} | "
+                    f"{', '.join(f'{s} {n}' for s, n in shown.most_common()) or 'none'} |")
+    logged = sorted(e["logged_steps"] for e in entries)
+    relabelled = [f"- `{e['id']}`: shows {', '.join(s['symptom'] for s in e['symptoms'])}"
+                  for e in entries if FAULTS[e["fault"]]["expect"]
+                  and not {s["symptom"] for s in e["symptoms"]} & FAULTS[e["fault"]]["expect"]]
+    return f"""\
+# The labeled benchmark corpus
+
+Generated by `python bench/generate.py` (seeded and reproducible, one torch thread per run;
+`--jobs N` worker processes, `--only FAULT[,FAULT]` to regenerate some faults, `--relabel` to
+measure and label the existing logs again without training). Every run really trains a small torch model on CPU (sklearn's bundled digits, wine,
+breast cancer, diabetes, make_moons, make_classification; synthetic regression and long
+sequences) and logs what a trainer logs: step, training loss, the global gradient L2 norm before
+clipping, the learning rate, and where relevant a sparse validation loss, batch accuracy and
+per-layer gradient norms (`grad_norm/<param>`, input layer first).
+
+- {len(entries)} runs: {by_fault['healthy']} healthy, {len(entries) - by_fault['healthy']} with one injected fault each
+- formats: {formats['csv']} CSV (column names vary: `loss`/`train_loss`/`train/loss`, `grad_norm`/`gradient_norm`/`total_norm`, `lr`/`learning_rate`, `val_loss`/`eval_loss`; blank cell = not logged), {formats['jsonl']} JSON Lines (key absent = not logged; `NaN`/`Infinity` tokens)
+- logged rows per run: {logged[0]} to {logged[-1]} (median {logged[len(logged) // 2]}); {total_bytes / 1e6:.1f} MB in all
+- symptom labels: {', '.join(f'{s} {n}' for s, n in symptoms.most_common())}
+
+`manifest.json`: `{{"version": 1, "runs": [{{"id", "file", "format", "fault", "symptoms": [{{"symptom",
+"onset"}}], "causes", "num_classes", "seed", "model", "optimizer", "dataset", "loss_fn",
+"logged_steps", "measured"}}]}}`. Symptom and cause ids are those of `CONTRACT.md`; onsets are in
+the run's own step units; healthy runs have no symptoms and no causes.
+
+{chr(10).join(rows)}
+
+Healthy runs are realistic rather than clean: noisy minibatches, warm-up, step and cosine decay,
+SGD / momentum / Adam, CNNs, LSTMs with clipping, deep ReLU stacks with per-layer norms, and
+five runs with one corrupted-but-finite batch (inputs x3, or x1.5 where x3 makes a cliff) whose
+loss bump stays below the spike test and recovers within a few steps.
+
+Runs whose numbers show something other than what their fault usually causes keep the labels
+their numbers show (their cause stays the injected one):
+
+{chr(10).join(relabelled) or "- none"}
+
+{HOW}"""
