@@ -36,7 +36,7 @@ def divergence(run: Run, params: Mapping[str, Any]) -> list[Event]:
         best_i >= len(smooth) - 1
         or rise < params.get("min_rel_rise", 0.5) * max(abs(best), 1e-12)
         or rise < params.get("min_lost_progress", 0.5) * (max(initial, best) - best)
-        or np.any(sustain - best < params.get("min_rel_rise", 0.5) * max(abs(best), 1e-12))
+        or np.any(sustain - best < params.get("sustain_rel_rise", 0.25) * max(abs(best), 1e-12))
     ):
         return []
     near_best = best + params.get("onset_rise", 0.2) * max(abs(best), 1e-12)
