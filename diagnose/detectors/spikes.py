@@ -30,7 +30,7 @@ def robust_jump(run: Run, params: Mapping[str, Any]) -> list[Event]:
     if len(values) < 2 * window:
         return []
     baseline = _Baseline(values, window, params)
-    initial = float(np.median(values[: max(5, min(50, len(values) // 20))]))  # the untrained level
+    initial = float(np.median(values[:5]))  # the untrained level
     min_jump = params.get("min_jump_of_initial", 0.0) * abs(initial)
     events = []
     for start, end in _runs(baseline.candidates(values), params.get("merge_gap", 3)):
