@@ -37,10 +37,12 @@ def rising_before(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[fl
     if len(recent) < 2 or len(earlier) < 1:
         return 0.0, ""
     base = float(np.median(earlier))
-    # Relative to the start too: near zero, 0.01 -> 0.03 is noise, not a climb.
+    # The level climbs, not one noisy batch (the median, or the end of a short window), and
+    # by a share of the start: near zero, 0.01 -> 0.03 is noise, not a climb.
+    level = float(np.median(recent)) if len(recent) >= 5 else float(recent[-1])
     floor = params.get("min_rise_of_initial", 0.0) * abs(_initial(run))
-    if base > 0 and recent.max() >= (1 + params.get("min_rise", 0.5)) * base and recent.max() - base >= floor:
-        return 1.0, f"loss climbed {fmt(base)} -> {fmt(recent.max())} before step {event.step}"
+    if base > 0 and level >= (1 + params.get("min_rise", 0.5)) * base and level - base >= floor:
+        return 1.0, f"loss climbed {fmt(base)} -> {fmt(level)} before step {event.step}"
     return 0.0, ""
 
 
