@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from diagnose.detectors import get_detector
-from diagnose.detectors.common import block_medians, segments, trailing_baseline
+from diagnose.detectors.common import block_medians, block_stats, index_runs
 from diagnose.engine import missing_signals
 from diagnose.rules import load_rules
 from diagnose.run import Run
@@ -121,6 +121,6 @@ def test_plateau_that_escapes_is_saddle_like():
 def test_block_helpers():
     values = np.arange(10, dtype=float)
     assert block_medians(values, 4).tolist() == [2.0, 6.0, 8.5]  # upper median of full blocks
-    median, sigma = trailing_baseline(values, 5)
-    assert np.isnan(median[:5]).all() and (median[5:] == 2.0).all()
-    assert segments(np.array([0, 1, 1, 0, 0, 1, 0, 1], bool), max_gap=1) == [(1, 2), (5, 7)]
+    median, sigma = block_stats(values, 5)
+    assert median.tolist() == [2.0, 7.0] and sigma.tolist() == [1.4826, 1.4826]
+    assert index_runs(np.flatnonzero(np.array([0, 1, 1, 0, 0, 1, 0, 1], bool)), max_gap=1) == [(1, 2), (5, 7)]

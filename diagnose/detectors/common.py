@@ -75,26 +75,6 @@ def block_stats(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     return median, 1.4826 * row_medians(np.abs(blocks - median[:, None]))
 
 
-def trailing_baseline(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per point: median and robust sigma (1.4826 MAD) of the previous complete block.
-
-    Points in the first block have no history and get NaN.
-    """
-    n = len(values)
-    full = n // size
-    median = np.full(n, np.nan)
-    sigma = np.full(n, np.nan)
-    if full < 1:
-        return median, sigma
-    block_median, block_sigma = block_stats(values, size)
-    # Each point's baseline is the block before its own; the partial tail uses the last full one.
-    median[size : full * size] = np.repeat(block_median[:-1], size)
-    sigma[size : full * size] = np.repeat(block_sigma[:-1], size)
-    median[full * size :] = block_median[-1]
-    sigma[full * size :] = block_sigma[-1]
-    return median, sigma
-
-
 def global_grad_norm(run: Run) -> pd.Series | None:
     """The global gradient norm, or the L2 combination of the per-layer norms if only those exist."""
     if run.has("grad_norm"):
@@ -122,12 +102,11 @@ def fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
-def segments(mask: np.ndarray, max_gap: int = 0) -> list[tuple[int, int]]:
-    """Index ranges [start, end] of True runs in `mask`, merging runs separated by <= max_gap."""
-    idx = np.flatnonzero(mask)
-    if len(idx) == 0:
+def index_runs(indices: np.ndarray, max_gap: int = 0) -> list[tuple[int, int]]:
+    """[start, end] ranges of sorted indices, merging runs separated by <= max_gap."""
+    if len(indices) == 0:
         return []
-    breaks = np.flatnonzero(np.diff(idx) > max_gap + 1)
-    starts = np.concatenate(([idx[0]], idx[breaks + 1]))
-    ends = np.concatenate((idx[breaks], [idx[-1]]))
+    breaks = np.flatnonzero(np.diff(indices) > max_gap + 1)
+    starts = np.concatenate(([indices[0]], indices[breaks + 1]))
+    ends = np.concatenate((indices[breaks], [indices[-1]]))
     return list(zip(starts.tolist(), ends.tolist()))

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from diagnose.detectors.base import Event
-from diagnose.detectors.common import block_stats, finite_points, fmt
+from diagnose.detectors.common import block_stats, finite_points, fmt, index_runs
 from diagnose.run import Run
 
 
@@ -33,7 +33,7 @@ def robust_jump(run: Run, params: Mapping[str, Any]) -> list[Event]:
     initial = float(np.median(values[:5]))  # the untrained level
     min_jump = params.get("min_jump_of_initial", 0.0) * abs(initial)
     events = []
-    for start, end in _runs(baseline.candidates(values), params.get("merge_gap", 3)):
+    for start, end in index_runs(baseline.candidates(values), params.get("merge_gap", 3)):
         event = _spike_event(signal, steps, values, baseline, start, end, params, initial)
         # Once the loss is near 0, one hard batch is x10 its level yet no cliff: the jump must
         # also be a fair share of where the run started.
@@ -72,16 +72,6 @@ class _Baseline:
         hits = np.flatnonzero(body > self.threshold[:-1, None]) + self.window
         tail = np.flatnonzero(values[full * self.window :] > self.threshold[-1]) + full * self.window
         return np.concatenate([hits, tail])
-
-
-def _runs(indices: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
-    """[start, end] index ranges of candidates, merging those separated by <= max_gap."""
-    if len(indices) == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(indices) > max_gap + 1)
-    starts = np.concatenate(([indices[0]], indices[breaks + 1]))
-    ends = np.concatenate((indices[breaks], [indices[-1]]))
-    return list(zip(starts.tolist(), ends.tolist()))
 
 
 def _spike_event(signal, steps, values, reference: _Baseline, start, end, params, initial: float) -> Event:

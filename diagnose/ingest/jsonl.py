@@ -11,6 +11,7 @@ import pandas as pd
 
 from diagnose.errors import InputError
 from diagnose.ingest.base import RawRun
+from diagnose.ingest.numbers import as_float
 from diagnose.ingest.signals import canonical_name, is_step_name, pick_step_column
 from diagnose.ingest.textio import open_binary
 from diagnose.run import Note
@@ -49,7 +50,7 @@ def read(path: Path) -> list[RawRun]:
         if not isinstance(obj, dict):
             continue
         for key, value in _flatten(obj).items():
-            number_value = _as_float(value)
+            number_value = as_float(value)
             if number_value is not None:
                 rows_, values = columns.setdefault(key, ([], []))
                 rows_.append(rows)
@@ -114,21 +115,6 @@ def _flatten(obj: dict, prefix: str = "") -> dict:
         else:
             flat[full] = value
     return flat
-
-
-def _as_float(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    if isinstance(value, list) and len(value) == 1:  # DeepSpeed-style lr=[0.001]
-        return _as_float(value[0])
-    return None
 
 
 def _signals(columns: dict, rows: int, notes: list[Note]) -> tuple[np.ndarray, dict[str, pd.Series], dict[str, np.ndarray]]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from diagnose.ingest.numbers import as_float
 from diagnose.ingest.signals import STEP_NAMES, canonical_name, is_step_name
 
 # A number in any float syntax (1.2E+00, .5, nan, -inf), also inside `tensor(...)`.
@@ -92,18 +93,6 @@ def _known(pairs: Iterable[tuple[str, Any]], convert: Callable[[Any], float | No
     return values
 
 
-def as_float(value: object) -> float | None:
-    """A JSON value as a float: numbers and numeric strings ("9.3", "inf")."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
 
 
 # nanoGPT ------------------------------------------------------------------------------
