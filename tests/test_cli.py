@@ -152,3 +152,13 @@ def test_baseline_flags_a_run_that_trains_worse_than_a_known_good_one(tmp_path):
     assert finding["severity"] == "error" and "vs baseline" in finding["evidence"][0]
     same = json.loads(diagnose(tmp_path / "same.csv", "--baseline", tmp_path / "good.csv", "-f", "json").stdout)
     assert same["runs"][0]["status"] == "healthy"
+
+
+def test_a_diagnosed_log_is_left_exactly_as_it_was(tmp_path, spike_log):
+    log = tmp_path / "run.csv"
+    log.write_bytes(spike_log.read_bytes())
+    os.utime(log, (1_000_000_000, 1_000_000_000))
+    for output in ("terminal", "json", "markdown", "github", "junit"):
+        diagnose(log, "--format", output, "--fail-on", "never")
+    assert log.read_bytes() == spike_log.read_bytes() and log.stat().st_mtime == 1_000_000_000
+    assert [p.name for p in tmp_path.iterdir()] == ["run.csv"]  # nothing written beside it
