@@ -48,7 +48,7 @@ def measure(command: list[str]) -> tuple[float, float, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--repeat", type=int, default=2, help="runs per contender; the best counts")
+    parser.add_argument("--repeat", type=int, default=3, help="measured runs per contender; the best counts")
     parser.add_argument("--keep", action="store_true", help="keep the generated CSV")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="diagnose-bench-"))
@@ -60,14 +60,23 @@ def main() -> int:
         "pandas.read_csv": [sys.executable, "-c", f"import pandas; pandas.read_csv({str(log)!r})"],
         "diagnose": [sys.executable, "-m", "diagnose", str(log), "--format", "json", "--fail-on", "never"],
     }
+    # On a VM whose host backs guest memory lazily the first touch of fresh pages costs
+    # seconds and varies run to run: one unmeasured round first, then rounds that alternate
+    # the contenders so both see the same machine; the best of each counts.
+    runs: dict[str, list[tuple[float, float, int]]] = {label: [] for label in contenders}
+    for round_ in range(args.repeat + 1):
+        for label, command in contenders.items():
+            result = measure(command)
+            if result[2] != 0:
+                print(f"{label}: exited with {result[2]}")
+                return 1
+            if round_:
+                runs[label].append(result)
     results = {}
-    for label, command in contenders.items():
-        runs = [measure(command) for _ in range(args.repeat)]
-        if any(code != 0 for _, _, code in runs):
-            print(f"{label}: exited with {[c for _, _, c in runs]}")
-            return 1
-        results[label] = (min(t for t, _, _ in runs), min(m for _, m, _ in runs))
-        print(f"{label:>16}: {results[label][0]:6.2f} s   peak RSS {results[label][1]:7.0f} MB")
+    for label, measured in runs.items():
+        results[label] = (min(t for t, _, _ in measured), min(m for _, m, _ in measured))
+        spread = ", ".join(f"{t:.2f}" for t, _, _ in measured)
+        print(f"{label:>16}: {results[label][0]:6.2f} s   peak RSS {results[label][1]:7.0f} MB   (runs: {spread} s)")
     (base_t, base_m), (ours_t, ours_m) = results["pandas.read_csv"], results["diagnose"]
     time_ratio, mem_ratio = ours_t / base_t, ours_m / base_m
     verdict = "met" if time_ratio <= TARGET_RATIO and mem_ratio <= TARGET_RATIO else "NOT met"

@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 
 from diagnose.detectors import get_detector
-from diagnose.detectors.common import block_medians, block_stats, index_runs
+from diagnose.detectors.common import (
+    SAMPLE_POINTS,
+    block_medians,
+    block_stats,
+    index_runs,
+    median,
+    percentile,
+)
 from diagnose.engine import missing_signals
 from diagnose.rules import load_rules
 from diagnose.run import Run
@@ -124,3 +131,34 @@ def test_block_helpers():
     median, sigma = block_stats(values, 5)
     assert median.tolist() == [2.0, 7.0] and sigma.tolist() == [1.4826, 1.4826]
     assert index_runs(np.flatnonzero(np.array([0, 1, 1, 0, 0, 1, 0, 1], bool)), max_gap=1) == [(1, 2), (5, 7)]
+
+
+def test_levels_are_exact_on_short_signals_and_close_on_long_ones():
+    short = np.random.default_rng(0).lognormal(size=SAMPLE_POINTS)
+    assert median(short) == np.median(short)
+    long = np.random.default_rng(1).lognormal(size=2_000_000)
+    spread = np.subtract(*np.percentile(long, [75, 25]))
+    assert abs(median(long) - np.median(long)) < 0.01 * spread
+    assert np.allclose(percentile(long, [10, 90]), np.percentile(long, [10, 90]), atol=0.02 * spread)
+    assert median(long) == median(long.copy())  # a fixed sample: the same log, the same report
+
+
+def test_block_medians_of_wide_blocks_follow_the_level():
+    level = np.repeat([1.0, 10.0, 100.0, 1000.0], 100_000)
+    noisy = level * np.random.default_rng(2).lognormal(sigma=0.3, size=len(level))
+    assert np.allclose(block_medians(noisy, 100_000), [1, 10, 100, 1000], rtol=0.02)
+
+
+def test_a_spike_and_an_explosion_in_a_long_log_are_found_where_they_are():
+    n = 400_000
+    steps = np.arange(n)
+    rng = np.random.default_rng(3)
+    loss = 2 * np.exp(-5 * steps / n) + 0.3 + 0.05 * rng.standard_normal(n)
+    grad = np.abs(1 + 0.2 * rng.standard_normal(n))
+    loss[150_000:150_010] += 5
+    grad[300_000:] *= np.logspace(0, 3, n - 300_000)
+    run = Run({"loss": pd.Series(loss, index=steps), "grad_norm": pd.Series(grad, index=steps)})
+    (spike,) = get_detector("spikes.robust_jump")(run, params("loss-spike"))
+    assert spike.step == 150_000
+    (explosion,) = get_detector("gradients.exploding")(run, params("exploding-gradients"))
+    assert 300_000 <= explosion.step <= 340_000

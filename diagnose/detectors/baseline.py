@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from diagnose.detectors.base import Event
-from diagnose.detectors.common import finite_points, fmt
+from diagnose.detectors.common import finite_points, fmt, median
 from diagnose.run import Run
 
 
@@ -28,7 +28,7 @@ def regression(run: Run, params: Mapping[str, Any]) -> list[Event]:
         return []
     scale = np.maximum(np.abs(theirs), 1e-12)
     rise = (ours - theirs) / scale
-    final_rise, median_rise = float(rise[-1][1]), float(np.median(rise[:, 1]))
+    final_rise, median_rise = float(rise[-1][1]), median(rise[:, 1])
     if final_rise <= params.get("max_final_rise", 0.1) and median_rise <= params.get("max_median_rise", 0.2):
         return []
     worst = int(np.argmax(rise[:, 1]))
@@ -67,8 +67,8 @@ def _matched_blocks(run: Run, baseline: Run, n_blocks: int) -> tuple[np.ndarray 
         in_a = loss_a[(steps_a >= start) & (steps_a <= end)]
         in_b = loss_b[(steps_b >= start) & (steps_b <= end)]
         if len(in_a) and len(in_b):
-            ours.append((end, np.median(in_a)))
-            theirs.append((end, np.median(in_b)))
+            ours.append((end, median(in_a)))
+            theirs.append((end, median(in_b)))
     if len(ours) < 2:
         return None, None
     return np.asarray(ours), np.asarray(theirs)
@@ -83,6 +83,6 @@ def _grad_ratio(run: Run, baseline: Run) -> float | None:
     if not (run.has("grad_norm") and baseline.has("grad_norm")):
         return None
     ours, theirs = finite_points(run.series("grad_norm"))[1], finite_points(baseline.series("grad_norm"))[1]
-    if not len(ours) or not len(theirs) or np.median(theirs) <= 0:
+    if not len(ours) or not len(theirs) or median(theirs) <= 0:
         return None
-    return float(np.median(ours) / np.median(theirs))
+    return float(median(ours) / median(theirs))

@@ -16,6 +16,7 @@ from diagnose.detectors.common import (
     finite_points,
     fmt,
     global_grad_norm,
+    median,
 )
 from diagnose.run import Run
 
@@ -71,7 +72,7 @@ def _took_off(run: Run, start: int, end: int, params: Mapping[str, Any]) -> bool
 def _relative_fall(values: np.ndarray) -> float:
     """Median of the first tenth minus median of the last tenth, relative to the first."""
     tenth = max(1, len(values) // 10)
-    first, last = float(np.median(values[:tenth])), float(np.median(values[-tenth:]))
+    first, last = median(values[:tenth]), median(values[-tenth:])
     return (first - last) / abs(first) if first != 0 else 0.0
 
 
@@ -81,7 +82,8 @@ def _growth(series: pd.Series, params: Mapping[str, Any]) -> tuple[int, float, f
     spike (the loss-spike rule's territory), not an explosion."""
     steps, values = finite_points(series)
     positive = values > 0
-    steps, values = steps[positive], values[positive]
+    if not positive.all():  # the copies cost 160 MB on a 10-million-step log
+        steps, values = steps[positive], values[positive]
     if len(values) < params.get("min_points", 20):
         return None
     size = block_size(len(values), params.get("n_blocks", 50))
@@ -117,7 +119,7 @@ def vanishing(run: Run, params: Mapping[str, Any]) -> list[Event]:
     edge = max(1, int(len(values) * params.get("edge_fraction", 0.1)))
     if len(values) < 2 * edge + 2:
         return []
-    early, late = np.log10(np.median(values[:edge])), np.log10(np.median(values[-edge:]))
+    early, late = np.log10(median(values[:edge])), np.log10(median(values[-edge:]))
     if early - late < params.get("min_orders", 2.0):
         return []
     below = np.flatnonzero(np.log10(values) <= early - params.get("min_orders", 2.0) / 2)
@@ -147,7 +149,7 @@ def layer_ratio(run: Run, params: Mapping[str, Any]) -> list[Event]:
     if len(pair) < params.get("min_points", 10):
         return []
     log_ratio = np.log10(pair.iloc[:, 0].to_numpy()) - np.log10(pair.iloc[:, 1].to_numpy())
-    overall = float(np.median(log_ratio))
+    overall = median(log_ratio)
     min_orders = params.get("min_orders", 2.0)
     if overall > -min_orders:
         return []
@@ -189,5 +191,5 @@ def _loss_unsolved(run: Run, params: Mapping[str, Any]) -> bool:
     if len(loss) < 10:
         return True
     edge = max(1, len(loss) // 10)
-    initial, final = np.median(loss[:edge]), np.median(loss[-edge:])
+    initial, final = median(loss[:edge]), median(loss[-edge:])
     return bool(initial <= 0 or final >= threshold * initial)

@@ -16,6 +16,8 @@ from diagnose.detectors.common import (
     finite_points,
     fmt,
     global_grad_norm,
+    median,
+    percentile,
 )
 from diagnose.run import Run
 
@@ -35,7 +37,7 @@ def _flat_segments(smooth: np.ndarray, tol: float) -> list[tuple[int, int]]:
         end, low, high = start, smooth[start], smooth[start]
         while end + 1 < len(smooth):
             low, high = min(low, smooth[end + 1]), max(high, smooth[end + 1])
-            if high - low > tol * max(abs(np.median(smooth[start : end + 2])), 1e-12):
+            if high - low > tol * max(abs(median(smooth[start : end + 2])), 1e-12):
                 break
             end += 1
         found.append((start, end))
@@ -60,7 +62,7 @@ def plateau(run: Run, params: Mapping[str, Any]) -> list[Event]:
     length = end - start + 1
     if length < params.get("min_fraction", 0.15) * len(smooth):
         return []
-    level = float(np.median(smooth[start : end + 1]))
+    level = median(smooth[start : end + 1])
     later = smooth[end + 1 :]
     escaped = bool(len(later) and later.min() <= level * (1 - params.get("escape_drop", 0.3)))
     initial = float(smooth[0])
@@ -105,7 +107,7 @@ def _grad_ratio(run: Run, block_steps: np.ndarray, start: int, end: int) -> floa
     if len(on) == 0 or len(after) < 5:
         return None
     after_level = block_medians(after, max(1, len(after) // 10)).max()
-    return float(np.median(on) / after_level) if after_level > 0 else None
+    return float(median(on) / after_level) if after_level > 0 else None
 
 
 def stuck_at_chance(run: Run, params: Mapping[str, Any]) -> list[Event]:
@@ -119,14 +121,14 @@ def stuck_at_chance(run: Run, params: Mapping[str, Any]) -> list[Event]:
     if len(loss) < params.get("min_points", 20):
         return []
     tail = loss[-max(1, int(len(loss) * params.get("tail_fraction", 0.5))) :]
-    level = float(np.median(tail))
+    level = median(tail)
     known_k = run.meta.get("num_classes")
     k = int(known_k) if known_k else int(round(math.exp(min(level, 50.0))))
     if not 2 <= k <= params.get("max_k", 1000):
         return []
     chance, tol = math.log(k), params.get("rel_tol", 0.03)
-    start_level = float(np.median(loss[: max(5, len(loss) // 20)]))
-    spread = float(np.subtract(*np.percentile(tail, [75, 25])) / chance)
+    start_level = median(loss[: max(5, len(loss) // 20)])
+    spread = float(np.subtract(*percentile(tail, [75, 25])) / chance)
     smooth_min = float(block_medians(loss, block_size(len(loss), 50)).min())
     if (
         abs(level - chance) > tol * chance
@@ -158,8 +160,8 @@ def underfitting(run: Run, params: Mapping[str, Any]) -> list[Event]:
         return []
     tail = loss[-max(4, int(len(loss) * params.get("tail_fraction", 0.25))) :]
     half = len(tail) // 2
-    early_tail, late_tail = float(np.median(tail[:half])), float(np.median(tail[half:]))
-    initial = float(np.median(loss[: max(3, len(loss) // 20)]))
+    early_tail, late_tail = median(tail[:half]), median(tail[half:])
+    initial = median(loss[: max(3, len(loss) // 20)])
     level = late_tail
     if initial <= 0 or level <= 0:
         return []
@@ -197,15 +199,15 @@ def oscillation(run: Run, params: Mapping[str, Any]) -> list[Event]:
     if n < params.get("min_points", 50):
         return []
     second = loss[n // 2 :]
-    q3, q4 = float(np.median(loss[n // 2 : 3 * n // 4])), float(np.median(loss[3 * n // 4 :]))
-    level = float(np.median(second))
-    initial = float(np.median(loss[: max(3, n // 20)]))
+    q3, q4 = median(loss[n // 2 : 3 * n // 4]), median(loss[3 * n // 4 :])
+    level = median(second)
+    initial = median(loss[: max(3, n // 20)])
     if level <= 0 or initial <= 0:
         return []
     progress = (q3 - q4) / level
     # Swings of the loss *level*: a moving mean leaves minibatch noise nearly flat.
     smooth = _moving_mean(second, params.get("smooth_points", 20))
-    p10, p90 = np.percentile(smooth, [10, 90])
+    p10, p90 = percentile(smooth, [10, 90])
     swing = float((p90 - p10) / level)
     if (
         progress > params.get("max_progress", 0.05)
@@ -220,7 +222,7 @@ def oscillation(run: Run, params: Mapping[str, Any]) -> list[Event]:
     if grad is not None:
         g_steps, g = finite_points(grad)
         if len(g) >= 20:
-            g_ratio = float(np.median(g[len(g) // 2 :]) / max(np.median(g[: max(2, len(g) // 10)]), 1e-30))
+            g_ratio = float(median(g[len(g) // 2 :]) / max(median(g[: max(2, len(g) // 10)]), 1e-30))
             if g_ratio < params.get("grad_ratio", 0.5):
                 return []
             evidence.append(f"grad_norm stays at {fmt(g_ratio)}x its early level")
@@ -242,4 +244,4 @@ def _final(run: Run, signal: str) -> float | None:
     _, values = finite_points(run.series(signal))
     if len(values) == 0:
         return None
-    return float(np.median(values[-max(1, len(values) // 10) :]))
+    return median(values[-max(1, len(values) // 10) :])

@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 
 from diagnose.detectors.base import Event
-from diagnose.detectors.common import block_stats, finite_points, fmt, index_runs
+from diagnose.detectors.common import (
+    block_stats,
+    finite_points,
+    fmt,
+    index_runs,
+    median,
+)
 from diagnose.run import Run
 
 
@@ -30,7 +36,7 @@ def robust_jump(run: Run, params: Mapping[str, Any]) -> list[Event]:
     if len(values) < 2 * window:
         return []
     baseline = _Baseline(values, window, params)
-    initial = float(np.median(values[:5]))  # the untrained level
+    initial = median(values[:5])  # the untrained level
     min_jump = params.get("min_jump_of_initial", 0.0) * abs(initial)
     events = []
     for start, end in index_runs(baseline.candidates(values), params.get("merge_gap", 3)):

@@ -9,7 +9,13 @@ from typing import Any
 import numpy as np
 
 from diagnose.detectors.base import Event
-from diagnose.detectors.common import block_medians, block_size, finite_points, fmt
+from diagnose.detectors.common import (
+    block_medians,
+    block_size,
+    finite_points,
+    fmt,
+    median,
+)
 from diagnose.run import Run
 
 
@@ -73,7 +79,7 @@ def overfitting(run: Run, params: Mapping[str, Any]) -> list[Event]:
     min_i = int(np.argmin(val))
     after = val[min_i + 1 :]
     tail = val[-params.get("tail_points", 3) :]
-    val_min, val_last = float(val[min_i]), float(np.median(tail))
+    val_min, val_last = float(val[min_i]), median(tail)
     rise = (val_last - val_min) / max(abs(val_min), 1e-12)
     if len(after) < params.get("min_points_after", 3) or rise < params.get("min_rise", 0.1):
         return []
@@ -81,7 +87,7 @@ def overfitting(run: Run, params: Mapping[str, Any]) -> list[Event]:
         return []
     train_steps, train = finite_points(run.series("loss"))
     train_at_min = _level_near(train_steps, train, val_steps[min_i])
-    train_end = float(np.median(train[-max(3, len(train) // 20) :]))
+    train_end = median(train[-max(3, len(train) // 20) :])
     train_drop = (train_at_min - train_end) / max(abs(train_at_min), 1e-12)
     if train_drop < params.get("min_train_drop", 0.05):
         return []
@@ -106,4 +112,4 @@ def overfitting(run: Run, params: Mapping[str, Any]) -> list[Event]:
 def _level_near(steps: np.ndarray, values: np.ndarray, step: int, half_width: int = 5) -> float:
     i = int(np.searchsorted(steps, step))
     lo, hi = max(0, i - half_width), min(len(values), i + half_width + 1)
-    return float(np.median(values[lo:hi])) if hi > lo else float(values[-1])
+    return median(values[lo:hi]) if hi > lo else float(values[-1])

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from diagnose.detectors.base import Event
-from diagnose.detectors.common import fmt, global_grad_norm
+from diagnose.detectors.common import fmt, global_grad_norm, median
 from diagnose.evidence._window import before, history
 from diagnose.run import Run
 
@@ -43,7 +43,7 @@ def surge_before(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[flo
         earlier, recent = recent[:1], recent[1:]
     if len(recent) == 0 or len(earlier) == 0:
         return 0.0, ""
-    base = float(np.median(earlier))
+    base = median(earlier)
     ratio = float(recent.max() / base) if base > 0 else float("inf")
     if ratio >= params.get("factor", 5.0):
         return 1.0, f"grad_norm x{fmt(ratio)} over its median {fmt(base)} before step {until}"

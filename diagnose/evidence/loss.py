@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from diagnose.detectors.base import Event
-from diagnose.detectors.common import finite_points, fmt
+from diagnose.detectors.common import finite_points, fmt, median
 from diagnose.evidence._window import before, history
 from diagnose.run import Run
 
@@ -36,10 +36,10 @@ def rising_before(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[fl
         earlier, recent = recent[:1], recent[1:]
     if len(recent) < 2 or len(earlier) < 1:
         return 0.0, ""
-    base = float(np.median(earlier))
+    base = median(earlier)
     # The level climbs, not one noisy batch (the median, or the end of a short window), and
     # by a share of the start: near zero, 0.01 -> 0.03 is noise, not a climb.
-    level = float(np.median(recent)) if len(recent) >= 5 else float(recent[-1])
+    level = median(recent) if len(recent) >= 5 else float(recent[-1])
     floor = params.get("min_rise_of_initial", 0.0) * abs(_initial(run))
     if base > 0 and level >= (1 + params.get("min_rise", 0.5)) * base and level - base >= floor:
         return 1.0, f"loss climbed {fmt(base)} -> {fmt(level)} before step {event.step}"
@@ -48,7 +48,7 @@ def rising_before(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[fl
 
 def _initial(run: Run) -> float:
     _, loss = finite_points(run.series("loss"))
-    return float(np.median(loss[: max(3, len(loss) // 20)])) if len(loss) else 0.0
+    return median(loss[: max(3, len(loss) // 20)]) if len(loss) else 0.0
 
 
 def collapsed_before(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[float, str]:
@@ -58,8 +58,8 @@ def collapsed_before(run: Run, event: Event, params: Mapping[str, Any]) -> tuple
         return 0.0, ""
     _, recent = before(run, "loss", event.step, params.get("points", 5))
     initial = _initial(run)
-    if len(recent) and initial > 0 and float(np.median(recent)) <= params.get("fraction", 0.01) * initial:
-        return 1.0, f"loss had collapsed to {fmt(float(np.median(recent)))} (from {fmt(initial)}) before step {event.step}"
+    if len(recent) and initial > 0 and median(recent) <= params.get("fraction", 0.01) * initial:
+        return 1.0, f"loss had collapsed to {fmt(median(recent))} (from {fmt(initial)}) before step {event.step}"
     return 0.0, ""
 
 
@@ -80,7 +80,7 @@ def steady_before(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[fl
     strength, _ = rising_before(run, event, params)
     _, recent = before(run, "loss", event.step, params.get("points", 20))
     if strength == 0.0 and len(recent) >= 3:
-        return 1.0, f"loss steady at {fmt(float(np.median(recent)))} right before step {event.step}"
+        return 1.0, f"loss steady at {fmt(median(recent))} right before step {event.step}"
     return 0.0, ""
 
 
@@ -91,7 +91,7 @@ def near_chance(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[floa
     _, loss = finite_points(run.series("loss"))
     if len(loss) < 5:
         return 0.0, ""
-    level = float(np.median(loss[-max(1, len(loss) // 4) :]))
+    level = median(loss[-max(1, len(loss) // 4) :])
     k = run.meta.get("num_classes") or round(math.exp(min(level, 50.0)))
     if 2 <= k <= params.get("max_k", 1000) and abs(level - math.log(k)) <= params.get("rel_tol", 0.03) * math.log(k):
         return 1.0, f"loss {fmt(level)} ~ ln({k}) = {fmt(math.log(k))}"
@@ -107,7 +107,7 @@ def still_falling(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[fl
     half = len(tail) // 2
     if half < 2:
         return 0.0, ""
-    a, b = float(np.median(tail[:half])), float(np.median(tail[half:]))
+    a, b = median(tail[:half]), median(tail[half:])
     if a > 0 and (a - b) / a >= params.get("min_drop", 0.02):
         return 1.0, f"loss still falling at the end: {fmt(a)} -> {fmt(b)}"
     return 0.0, ""
@@ -121,7 +121,7 @@ def train_near_zero(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[
     if len(loss) < 10:
         return 0.0, ""
     edge = max(1, len(loss) // 10)
-    start, end = float(np.median(loss[:edge])), float(np.median(loss[-edge:]))
+    start, end = median(loss[:edge]), median(loss[-edge:])
     if start > 0 and end <= params.get("fraction", 0.1) * start:
         return 1.0, f"train loss {fmt(start)} -> {fmt(end)}"
     return 0.0, ""

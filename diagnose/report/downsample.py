@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from diagnose.detectors.common import row_medians
+from diagnose.detectors.common import row_medians, sample_columns
 
 
 def downsample(series: pd.Series, points: int = 80) -> tuple[list[int], list[float]]:
@@ -26,7 +26,7 @@ def _block_values(blocks: np.ndarray) -> np.ndarray:
     finite = np.isfinite(blocks)
     clean = finite.all(axis=1)
     result = np.empty(len(blocks))
-    result[clean] = row_medians(blocks[clean]) if clean.any() else []
+    result[clean] = row_medians(sample_columns(blocks)[clean]) if clean.any() else []
     for row in np.flatnonzero(~clean):
         bad = blocks[row][~finite[row]]
         result[row] = np.nan if np.isnan(bad).any() else bad[0]
