@@ -1,6 +1,6 @@
 """Peak memory of `diagnose` on very large logs: a CSV and a nanoGPT-style text log of a given
-size. Memory should grow only with the signals kept (float32 where exact), never with the
-bytes of the file.
+size. Memory should grow only with the signals kept (float64 values and int64 steps), never
+with the bytes of the file.
 
     python bench/memory_big.py [--csv-gb 5] [--text-gb 2]
 """

@@ -38,6 +38,34 @@ def test_tensorboard_folder_written_by_torch_summarywriter(tmp_path):
     assert run.has("grad_norm") and run.has("lr")
 
 
+def test_tensorboard_values_match_tbparse(tmp_path):
+    """The speed benchmark's comparison is fair only if both read the same numbers."""
+    import numpy as np
+    from tbparse import SummaryReader
+
+    folder = write_tensorboard(tmp_path / "tb", nan_at=150)
+    theirs = SummaryReader(str(folder)).scalars
+    (run,) = read_runs(folder)
+    for tag, signal in [("Loss/train", "loss"), ("Loss/val", "val_loss"), ("grad_norm", "grad_norm")]:
+        expected = theirs[theirs.tag == tag].sort_values("step")
+        ours = run.series(signal)
+        assert list(ours.index) == expected.step.tolist()
+        assert np.array_equal(ours.to_numpy(), expected.value.to_numpy(dtype="float64"), equal_nan=True)
+
+
+def test_tensorboard_tag_logged_only_as_a_histogram_is_no_signal(tmp_path):
+    import numpy as np
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(tmp_path))
+    for step in range(30):
+        writer.add_scalar("train/loss", 1.0 / (step + 1), step)
+        writer.add_histogram("grad_norm", np.random.default_rng(step).random(10), step)
+    writer.close()
+    (run,) = read_runs(tmp_path)
+    assert run.has("loss") and not run.has("grad_norm")
+
+
 def test_tensorboard_tf2_tensor_scalars(tmp_path):
     from tensorboard.compat.proto import event_pb2
     from tensorboard.plugins.scalar import summary_v2

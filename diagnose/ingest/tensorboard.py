@@ -1,15 +1,17 @@
 """TensorBoard event files (`events.out.tfevents.*`): a file, a run folder, or a tree.
 
 Records are framed as: uint64 length, masked CRC-32C of the length, the data, masked CRC-32C
-of the data. The framing is read here directly (tensorboard's pure-Python record reader is
-~40x slower on big files); each record is decoded with tensorboard's own `event_pb2`.
+of the data. The framing is read here directly from a memory map (tensorboard's pure-Python record
+reader is ~40x slower on big files); each record is decoded with tensorboard's own `event_pb2`.
 A bad CRC or a short final record is a truncation: everything before it is kept.
 """
 
 from __future__ import annotations
 
+import mmap
+import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +33,9 @@ def sniff(path: Path, head: bytes) -> float:
         return 0.95
     if len(head) >= 12:
         (length, length_crc) = _HEADER.unpack_from(head)
-        if length < 1 << 24 and _crc_ok(head[:8], length_crc):
+        from crc32c import crc32c
+
+        if length < 1 << 24 and _crc_ok(head[:8], length_crc, crc32c):
             return 0.9
     return 0.0
 
@@ -64,28 +68,39 @@ def _collect(file: Path, tags: dict, event_steps: list[int]) -> str | None:
     """Scalar points of one file into `tags`; the problem that stopped the read, if any."""
     from tensorboard.compat.proto import event_pb2
 
+    parse = event_pb2.Event.FromString
+    wanted: dict[str, tuple[list[int], list[float]] | None] = {}  # tag -> its points, None: skipped
     records = records_of(file)
     for record in records:
-        event = event_pb2.Event.FromString(record)
+        event = parse(record)
         if not event.HasField("summary"):
             continue
         row = len(event_steps)
         wrote = False
         for value in event.summary.value:
-            number = _scalar(value)
-            if number is None or not canonical_name(value.tag):
+            tag = value.tag
+            points = wanted.get(tag, False)
+            if points is False:
+                points = wanted[tag] = tags.setdefault(tag, ([], [])) if canonical_name(tag) else None
+            if points is None:
                 continue
-            rows_, values = tags.setdefault(value.tag, ([], []))
-            rows_.append(row)
-            values.append(number)
+            number = value.simple_value if value.WhichOneof("value") == "simple_value" else _scalar(value)
+            if number is None:
+                continue
+            points[0].append(row)
+            points[1].append(number)
             wrote = True
         if wrote:
-            event_steps.append(int(event.step))
+            event_steps.append(event.step)
+    for tag in [t for t, (rows, _) in tags.items() if not rows]:
+        del tags[tag]  # a wanted tag whose values were never scalars (histograms, images)
     return records.problem
 
 
 class records_of:
-    """Iterate the data of each framed record; `problem` says why iteration stopped early."""
+    """Iterate the data of each framed record; `problem` says why iteration stopped early.
+
+    The file is memory-mapped, so a record costs two slices, not three reads."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -93,32 +108,37 @@ class records_of:
 
     def __iter__(self) -> Iterator[bytes]:
         with open(self.path, "rb") as handle:
-            while True:
-                header = handle.read(12)
-                if not header:
-                    return
-                if len(header) < 12:
-                    self.problem = "the last record is cut off"
-                    return
-                length, length_crc = _HEADER.unpack(header)
-                if not _crc_ok(header[:8], length_crc):
-                    self.problem = "a record length fails its CRC"
-                    return
-                data = handle.read(length)
-                footer = handle.read(4)
-                if len(data) < length or len(footer) < 4:
-                    self.problem = "the last record is cut off"
-                    return
-                if not _crc_ok(data, _CRC.unpack(footer)[0]):
-                    self.problem = "a record fails its CRC"
-                    return
-                yield data
+            if os.fstat(handle.fileno()).st_size == 0:
+                return
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                yield from self._records(data)
+
+    def _records(self, data: mmap.mmap) -> Iterator[bytes]:
+        from crc32c import crc32c
+
+        end, at = len(data), 0
+        while at < end:
+            if end - at < 12:
+                self.problem = "the last record is cut off"
+                return
+            length, length_crc = _HEADER.unpack_from(data, at)
+            if not _crc_ok(data[at : at + 8], length_crc, crc32c):
+                self.problem = "a record length fails its CRC"
+                return
+            body_end = at + 12 + length
+            if body_end + 4 > end:
+                self.problem = "the last record is cut off"
+                return
+            record = data[at + 12 : body_end]
+            if not _crc_ok(record, _CRC.unpack_from(data, body_end)[0], crc32c):
+                self.problem = "a record fails its CRC"
+                return
+            yield record
+            at = body_end + 4
 
 
-def _crc_ok(data: bytes, masked: int) -> bool:
-    import crc32c
-
-    crc = crc32c.crc32c(data)
+def _crc_ok(data: bytes, masked: int, crc32c: Callable[[bytes], int]) -> bool:
+    crc = crc32c(data)
     return ((((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF) == masked
 
 
