@@ -193,7 +193,7 @@ def explain(
 
 @app.command()
 def watch(
-    path: Annotated[Path, typer.Argument(help="A CSV or JSON Lines log that is still being written.")],
+    path: Annotated[Path, typer.Argument(help="A CSV, JSON Lines or text log, or a TensorBoard folder, still being written.")],
     exit_on: Annotated[FailOn, typer.Option("--exit-on", help="Exit 1 at the first finding at or above this severity.")] = FailOn.never,
     interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 2.0,
     timeout: Annotated[Optional[float], typer.Option(help="Stop after this many seconds.")] = None,

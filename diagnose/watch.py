@@ -2,7 +2,8 @@
 
 Only the bytes appended since the last poll are read and parsed (complete lines only), and
 each update diagnoses a bounded window of the latest points, so the cost per update does not
-grow with the length of the log. CSV and JSON Lines are followed.
+grow with the length of the log. CSV, JSON Lines and text logs are followed line by line;
+a TensorBoard folder record by record, each event file from where the last poll stopped.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from diagnose.errors import InputError
 from diagnose.ingest.base import RawRun
 from diagnose.ingest.canonical import canonicalize
 from diagnose.ingest.csv import guess_delimiter
+from diagnose.ingest.detect import detect_reader
 from diagnose.ingest.signals import canonical_name, pick_step_column
+from diagnose.ingest.tensorboard import FILE_MARK, records_of, scalars_of, signal_tags
+from diagnose.ingest.textlog import LineParser, clean
 from diagnose.report.model import Finding, RunReport
 from diagnose.rules import RuleSet
 
@@ -82,7 +86,7 @@ class RowWindow:
             self.columns[column][0][slot] = value
         self.count += 1
 
-    def raw_run(self, source: str, fmt: str) -> RawRun:
+    def raw_run(self, source: str, fmt: str, row_steps: bool = True) -> RawRun:
         order = np.arange(self.count - len(self), self.count) % self.size
         steps = self.steps[order]
         signals, rows = {}, {}
@@ -90,6 +94,8 @@ class RowWindow:
             kept = present[order]
             signals[column] = pd.Series(values[order][kept], index=pd.Index(steps[kept], name="step"))
             rows[column] = np.flatnonzero(kept)
+        if not row_steps:
+            return RawRun(signals=signals, source=source, format=fmt)
         return RawRun(signals=signals, source=source, format=fmt, row_steps=steps, rows=rows)
 
 
@@ -130,6 +136,20 @@ class _JsonRows:
         return _record(record, self.step_col, self.rows - 1)
 
 
+class _TextRows:
+    """Console logs: the same dialects as the batch reader, one line at a time."""
+
+    def __init__(self) -> None:
+        self.parser = LineParser()
+
+    def parse(self, line: str) -> tuple[int, dict[str, float]] | None:
+        hit = self.parser.parse(clean(line))
+        return hit[1] if hit else None
+
+
+LINE_PARSERS = {"csv": _CsvRows, "jsonl": _JsonRows, "textlog": _TextRows}
+
+
 def _record(record: dict, step_col: str | None, row: int) -> tuple[int, dict[str, float]] | None:
     """(step, signal values) of one row; the row number is the step when there is no column."""
     values = {}
@@ -147,6 +167,77 @@ def _record(record: dict, step_col: str | None, row: int) -> tuple[int, dict[str
     return step, values
 
 
+Row = tuple[int, dict[str, float]]
+
+
+class LineSource:
+    """New rows of a growing line-based log: CSV, JSON Lines or a console log."""
+
+    def __init__(self, path: Path, fmt: str, window: int) -> None:
+        self.path = path
+        self.follower = LineFollower(path)
+        self.parser = LINE_PARSERS[fmt]()
+        self._start_near_end(window)
+
+    def _start_near_end(self, window: int) -> None:
+        """A log already millions of lines long: read its header, then only the last window."""
+        if not self.path.exists():
+            return
+        if isinstance(self.parser, _CsvRows):
+            with open(self.path, "rb") as handle:
+                header = handle.readline().decode("utf-8", errors="replace")
+            if header.endswith("\n"):
+                self.parser.parse(header.rstrip("\r\n"))
+                self.follower.offset = len(header.encode("utf-8", errors="replace"))
+        self.follower.start_near_end(int(window * _line_length(self.path) * 1.5))
+
+    def new_rows(self) -> list[Row]:
+        return [row for line in self.follower.new_lines() if (row := self.parser.parse(line)) is not None]
+
+
+class EventSource:
+    """New scalar rows of a growing TensorBoard folder (or one event file): each file is read
+    from the end of its last complete record; a record still being written waits a poll."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offsets: dict[Path, int] = {}
+        self.is_signal = signal_tags()
+
+    def new_rows(self) -> list[Row]:
+        from tensorboard.compat.proto import event_pb2
+
+        rows = []
+        for file in self._files():
+            records = records_of(file, self.offsets.get(file, 0))
+            for record in records:
+                step, found = scalars_of(event_pb2.Event.FromString(record), self.is_signal)
+                if found:
+                    rows.append((step, found))
+            self.offsets[file] = records.end
+        return rows
+
+    def _files(self) -> list[Path]:
+        if self.path.is_dir():
+            return sorted(p for p in self.path.iterdir() if FILE_MARK in p.name)
+        return [self.path] if self.path.exists() else []
+
+
+def watched_format(path: Path) -> str:
+    """tensorboard, csv, jsonl or textlog: by the path, else by what is already written."""
+    if path.is_dir() or FILE_MARK in path.name:
+        return "tensorboard"
+    by_suffix = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv"}
+    if path.suffix.lower() in by_suffix:
+        return by_suffix[path.suffix.lower()]
+    if not path.exists() or path.stat().st_size == 0:
+        return "textlog"
+    name = detect_reader(path).name
+    if name not in LINE_PARSERS:
+        raise InputError(path, f"watch follows CSV, JSON Lines, text logs and TensorBoard folders, not {name}")
+    return name
+
+
 @dataclass
 class Watcher:
     """Incremental diagnosis of one growing log."""
@@ -158,30 +249,17 @@ class Watcher:
     reported: set = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.follower = LineFollower(self.path)
-        self.parser = _JsonRows() if self.path.suffix.lower() in (".jsonl", ".ndjson") else _CsvRows()
+        self.format = watched_format(self.path)
+        if self.format == "tensorboard":
+            self.source: LineSource | EventSource = EventSource(self.path)
+        else:
+            self.source = LineSource(self.path, self.format, self.window)
         self.rows = RowWindow(self.window)
-        self.format = "jsonl" if isinstance(self.parser, _JsonRows) else "csv"
-        self._start_near_end()
-
-    def _start_near_end(self) -> None:
-        """A log already millions of lines long: read its header, then only the last window."""
-        if not self.path.exists():
-            return
-        if isinstance(self.parser, _CsvRows):
-            with open(self.path, "rb") as handle:
-                header = handle.readline().decode("utf-8", errors="replace")
-            if header.endswith("\n"):
-                self.parser.parse(header.rstrip("\r\n"))
-                self.follower.offset = len(header.encode("utf-8", errors="replace"))
-        self.follower.start_near_end(int(self.window * _line_length(self.path) * 1.5))
 
     def update(self) -> list[Finding]:
         """Read what was appended, re-diagnose the window, return the findings not seen before."""
-        for line in self.follower.new_lines():
-            parsed = self.parser.parse(line)
-            if parsed is not None:
-                self.rows.add(*parsed)
+        for row in self.source.new_rows():
+            self.rows.add(*row)
         if not len(self.rows):
             return []
         report = self._diagnose()
@@ -190,8 +268,10 @@ class Watcher:
         return fresh
 
     def _diagnose(self) -> RunReport:
+        # TensorBoard tags are logged independently: a step seen again is not a resume.
+        raw = self.rows.raw_run(str(self.path), self.format, row_steps=self.format != "tensorboard")
         try:
-            run = canonicalize(self.rows.raw_run(str(self.path), self.format))
+            run = canonicalize(raw)
         except InputError:
             return RunReport(str(self.path), self.format, 0, [], [])
         if self.num_classes:

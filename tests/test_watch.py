@@ -7,6 +7,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 WRITER = textwrap.dedent("""
     import math, sys, time
     path, nan_at = sys.argv[1], int(sys.argv[2])
@@ -31,6 +33,46 @@ def test_watch_reports_a_new_nan_once_and_exits_on_error(tmp_path):
     lines = [l for l in result.stdout.splitlines() if "non_finite" in l]
     assert len(lines) == 1 and "step 250" in lines[0]
     assert time.monotonic() - started < 60
+
+
+TEXT_WRITER = textwrap.dedent("""
+    import math, sys, time
+    path = sys.argv[1]
+    with open(path, "w") as log:
+        log.write("number of parameters: 10.65M\\n")
+        for step in range(400):
+            loss = float("nan") if step >= 250 else 2.0 * math.exp(-step / 80) + 0.3
+            log.write(f"iter {step}: loss {loss:.4f}, time 31.20ms, mfu 12.34%\\n")
+            log.flush()
+            time.sleep(0.01)
+""")
+
+TENSORBOARD_WRITER = textwrap.dedent("""
+    import math, sys, time
+    from torch.utils.tensorboard import SummaryWriter
+    writer = SummaryWriter(sys.argv[1])
+    for step in range(400):
+        loss = float("nan") if step >= 250 else 2.0 * math.exp(-step / 80) + 0.3
+        writer.add_scalar("train/loss", loss, step)
+        writer.add_scalar("train/grad_norm", 1.0, step)
+        writer.flush()
+        time.sleep(0.01)
+    writer.close()
+""")
+
+
+@pytest.mark.parametrize("name, writer_code", [("train.log", TEXT_WRITER), ("tb", TENSORBOARD_WRITER)])
+def test_watch_follows_text_logs_and_tensorboard_folders(tmp_path, name, writer_code):
+    log = tmp_path / name
+    if name == "tb":
+        log.mkdir()
+    writer = subprocess.Popen([sys.executable, "-c", writer_code, str(log)])
+    result = subprocess.run([sys.executable, "-m", "diagnose", "watch", str(log), "--exit-on", "error",
+                             "--interval", "0.2", "--timeout", "60"], capture_output=True, text=True, timeout=90)
+    writer.wait(timeout=60)
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stdout.splitlines() if "non_finite" in line]
+    assert len(lines) == 1 and "step 250" in lines[0]
 
 
 def test_watch_stays_quiet_on_a_healthy_run_until_timeout(tmp_path):

@@ -12,6 +12,7 @@ import mmap
 import os
 import struct
 from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -68,43 +69,49 @@ def _collect(file: Path, tags: dict, event_steps: list[int]) -> str | None:
     """Scalar points of one file into `tags`; the problem that stopped the read, if any."""
     from tensorboard.compat.proto import event_pb2
 
-    parse = event_pb2.Event.FromString
-    wanted: dict[str, tuple[list[int], list[float]] | None] = {}  # tag -> its points, None: skipped
+    parse, is_signal = event_pb2.Event.FromString, signal_tags()
     records = records_of(file)
     for record in records:
-        event = parse(record)
-        if not event.HasField("summary"):
+        step, found = scalars_of(parse(record), is_signal)
+        if not found:
             continue
         row = len(event_steps)
-        wrote = False
-        for value in event.summary.value:
-            tag = value.tag
-            points = wanted.get(tag, False)
-            if points is False:
-                points = wanted[tag] = tags.setdefault(tag, ([], [])) if canonical_name(tag) else None
-            if points is None:
-                continue
-            number = value.simple_value if value.WhichOneof("value") == "simple_value" else _scalar(value)
-            if number is None:
-                continue
-            points[0].append(row)
-            points[1].append(number)
-            wrote = True
-        if wrote:
-            event_steps.append(event.step)
-    for tag in [t for t, (rows, _) in tags.items() if not rows]:
-        del tags[tag]  # a wanted tag whose values were never scalars (histograms, images)
+        event_steps.append(step)
+        for tag, number in found.items():
+            rows, values = tags.setdefault(tag, ([], []))
+            rows.append(row)
+            values.append(number)
     return records.problem
 
 
+def signal_tags() -> Callable[[str], bool]:
+    """Whether a tag names a signal, remembered per tag (a log repeats a few tags a million times)."""
+    return cache(lambda tag: canonical_name(tag) is not None)
+
+
+def scalars_of(event, is_signal: Callable[[str], bool]) -> tuple[int, dict[str, float]]:
+    """The step of an event and its scalar summaries whose tag names a signal."""
+    found = {}
+    if event.HasField("summary"):
+        for value in event.summary.value:
+            if not is_signal(value.tag):
+                continue
+            number = value.simple_value if value.WhichOneof("value") == "simple_value" else _scalar(value)
+            if number is not None:
+                found[value.tag] = number
+    return event.step, found
+
+
 class records_of:
-    """Iterate the data of each framed record; `problem` says why iteration stopped early.
+    """Iterate the data of each framed record from byte `start`; `problem` says why iteration
+    stopped early, `end` is where the last complete record ended (a follower resumes there).
 
     The file is memory-mapped, so a record costs two slices, not three reads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, start: int = 0) -> None:
         self.path = path
         self.problem: str | None = None
+        self.end = start
 
     def __iter__(self) -> Iterator[bytes]:
         with open(self.path, "rb") as handle:
@@ -116,7 +123,7 @@ class records_of:
     def _records(self, data: mmap.mmap) -> Iterator[bytes]:
         from crc32c import crc32c
 
-        end, at = len(data), 0
+        end, at = len(data), self.end
         while at < end:
             if end - at < 12:
                 self.problem = "the last record is cut off"
@@ -133,8 +140,8 @@ class records_of:
             if not _crc_ok(record, _CRC.unpack_from(data, body_end)[0], crc32c):
                 self.problem = "a record fails its CRC"
                 return
+            at = self.end = body_end + 4
             yield record
-            at = body_end + 4
 
 
 def _crc_ok(data: bytes, masked: int, crc32c: Callable[[bytes], int]) -> bool:
