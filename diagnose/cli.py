@@ -56,7 +56,7 @@ def check(
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colours.")] = False,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker processes for a folder of runs (default: all cores).")] = None,
     baseline: Annotated[Optional[Path], typer.Option("--baseline", help="A known-good run of the same job: report where this run is worse.")] = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG of the signals with the findings shaded (FILE.png; FILE-2.png... for more runs).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the signals with the findings shaded: FILE.png, or FILE.html for an interactive page (FILE-2... for more runs).")] = None,
 ) -> None:
     """Diagnose training runs and print a ranked report."""
     from diagnose.api import run_paths
@@ -80,11 +80,19 @@ def check(
 
 
 def _write_plots(report, plot: Path) -> None:
-    from diagnose.report.plot import render_plot
-
+    html = plot.suffix.lower() in (".html", ".htm")
+    try:
+        if html:
+            from diagnose.report.plot_html import render_html as render
+            import plotly  # noqa: F401
+        else:
+            from diagnose.report.plot import render_plot as render
+            import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise DiagnoseError(f"--plot {plot.name} needs {exc.name}: pip install 'diagnose[plot]'") from None
     for index, run in enumerate(report.runs, start=1):
         target = plot if index == 1 else plot.with_name(f"{plot.stem}-{index}{plot.suffix}")
-        render_plot(run, target)
+        render(run, target)
         sys.stderr.write(f"diagnose: wrote {target}\n")
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,19 +21,35 @@ def _blend(hex_color: str) -> np.ndarray:
     return 255 * (1 - BAND_ALPHA) + rgb * BAND_ALPHA
 
 
-def test_plot_png_shades_the_finding_band(tmp_path):
+def _plot(tmp_path, name: str) -> Path:
+    """A run that goes NaN from step 1000 of 1500, plotted to tmp_path/name by the CLI."""
     rng = np.random.default_rng(0)
     loss = 2 * np.exp(-np.arange(1500) / 200) + 0.3 + 0.02 * rng.standard_normal(1500)
     loss[1000:] = np.nan
     log = tmp_path / "run.csv"
     log.write_text("step,loss,grad_norm\n" + "".join(f"{i},{v},1.0\n" for i, v in enumerate(loss)))
-    png = tmp_path / "run.png"
-    result = subprocess.run([sys.executable, "-m", "diagnose", str(log), "--plot", str(png), "--fail-on", "never"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "diagnose", str(log), "--plot", str(tmp_path / name),
+                             "--fail-on", "never"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+    return tmp_path / name
+
+
+def test_plot_png_shades_the_finding_band(tmp_path):
+    png = _plot(tmp_path, "run.png")
     image = np.asarray(Image.open(png).convert("RGB")).astype(float)
     assert image.shape[1] == 1000 and image.shape[0] >= 400
     band = np.all(np.abs(image - _blend(SEVERITY_COLOR["error"])) < 4, axis=2)
     columns = np.flatnonzero(band.any(axis=0))
     assert len(columns) > 50  # the non_finite range 1000-1499 is a third of the x axis
     assert columns.min() > image.shape[1] * 0.5  # and it sits on the right, where the NaNs are
+
+
+def test_plot_html_is_one_self_contained_page_with_the_band(tmp_path):
+    pytest.importorskip("plotly")
+    page = _plot(tmp_path, "run.html").read_text()
+    assert "<script src=" not in page and "Plotly.newPlot" in page  # plotly.js inlined: works offline
+    at = page.index('"shapes":') + len('"shapes":')
+    shapes, _ = json.JSONDecoder().raw_decode(page[at:])
+    bands = {(s["fillcolor"], s["x0"], s["x1"]) for s in shapes if s["type"] == "rect"}  # one per panel
+    assert bands == {(SEVERITY_COLOR["error"], 1000, 1499)}
+    assert '"name":"loss"' in page and '"name":"grad_norm"' in page
