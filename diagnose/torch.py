@@ -60,13 +60,7 @@ class GradientLogger:
         self._write(row)
 
     def layer_norms(self) -> dict[str, float]:
-        """L2 norm of each parameter's current gradient, one fused kernel for all of them."""
-        with_grad = [(n, p.grad) for n, p in self.named if p.grad is not None]
-        if not with_grad:
-            return {}
-        norms = torch._foreach_norm([g.detach() for _, g in with_grad])
-        values = torch.stack(norms).double().tolist()
-        return {name: value for (name, _), value in zip(with_grad, values)}
+        return gradient_norms(self.named)
 
     def _write(self, row: dict) -> None:
         if self._writer is None:
@@ -90,6 +84,16 @@ class GradientLogger:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def gradient_norms(named: list[tuple[str, torch.nn.Parameter]]) -> dict[str, float]:
+    """L2 norm of each parameter's current gradient, one fused kernel for all of them."""
+    with_grad = [(n, p.grad) for n, p in named if p.grad is not None]
+    if not with_grad:
+        return {}
+    norms = torch._foreach_norm([g.detach() for _, g in with_grad])
+    values = torch.stack(norms).double().tolist()
+    return {name: value for (name, _), value in zip(with_grad, values)}
 
 
 def _cell(value: float | int | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -97,12 +98,19 @@ def test_hugging_face_callback_in_a_real_trainer(tmp_path):
     data = [{"input_ids": i, "labels": l} for i, l in zip(ids, labels)]
     args = transformers.TrainingArguments(output_dir=str(tmp_path / "out"), per_device_train_batch_size=8,
                                           num_train_epochs=3, logging_steps=2, report_to=[],
-                                          save_strategy="no", use_cpu=True, disable_tqdm=True)
+                                          save_strategy="no", use_cpu=True, disable_tqdm=True,
+                                          max_grad_norm=0.001)
     trainer = transformers.Trainer(model=model, args=args, train_dataset=data,
                                    callbacks=[DiagnoseCallback(tmp_path / "metrics.jsonl")])
     trainer.train()
     (run,) = read_runs(tmp_path / "metrics.jsonl")
     assert len(run.series("loss")) == 12 and run.has("grad_norm") and run.has("lr")
     assert run.series("loss").index[-1] == 24
+    # max_grad_norm clips every step here; the per-parameter norms are the unclipped ones
+    layers = [run.series(name) for name in run.layer_names]
+    assert len(layers) == sum(1 for p in model.parameters() if p.requires_grad)
+    combined = np.sqrt(sum(layer.to_numpy() ** 2 for layer in layers))
+    assert np.allclose(combined, run.series("grad_norm").to_numpy(), rtol=1e-4)
+    assert run.series("grad_norm").min() > 10 * args.max_grad_norm
     report = diagnose_run(tmp_path / "metrics.jsonl").runs[0]
     assert report.status in ("healthy", "warning")
