@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--verbose", action="store_true", help="print every run's measurements")
+    parser.add_argument("--seed-offset", type=int, default=0,
+                        help="add this to every run's seed: a held-out corpus to check that a detector "
+                             "change generalises beyond the runs it was tuned on (use with --out)")
     parser.add_argument("--relabel", action="store_true",
                         help="no training: measure and label the existing logs again (after a labels.py change)")
     args = parser.parse_args(argv)
@@ -168,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                    if only is None or e["fault"] in only]
     else:
         clear(args.out, only)
-        entries = run_all(faults.catalog(only), args.out, args.jobs)
+        specs = [{**spec, "seed": spec["seed"] + args.seed_offset} for spec in faults.catalog(only)]
+        entries = run_all(specs, args.out, args.jobs)
     problems = [(e["id"], *found) for e in entries if (found := check(e))]
     entries = merge(args.out, entries, only)
     total_bytes = sum((args.out / e["file"]).stat().st_size for e in entries)

@@ -162,3 +162,44 @@ def test_a_spike_and_an_explosion_in_a_long_log_are_found_where_they_are():
     assert spike.step == 150_000
     (explosion,) = get_detector("gradients.exploding")(run, params("exploding-gradients"))
     assert 300_000 <= explosion.step <= 340_000
+
+
+def test_a_softmax_fed_to_cross_entropy_is_found_on_its_floor_in_real_training():
+    """Really train a classifier whose last layer is a softmax under nn.CrossEntropyLoss: the
+    loss converges onto ln(e + k - 1) - 1 and the cause is the loss function, even though the
+    model classifies well."""
+    torch = pytest.importorskip("torch")
+    from sklearn.datasets import load_digits
+
+    from diagnose.detectors.plateaus import softmax_floor
+
+    digits = load_digits()
+    x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
+    y = torch.tensor(digits.target)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10),
+                                torch.nn.Softmax(dim=1))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for step in range(600):
+        batch = torch.randint(0, len(x), (64,))
+        loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    accuracy = (model(x).argmax(1) == y).float().mean().item()
+    (event,) = get_detector("plateaus.underfitting")(run_of(loss=np.array(losses)), params("underfitting"))
+    assert event.stats["softmax_floor_k"] == 10 and accuracy > 0.9
+    assert abs(event.stats["level"] - softmax_floor(10)) < 0.03 * softmax_floor(10)
+
+
+def test_only_a_loss_that_settles_on_the_softmax_floor_is_on_it():
+    def converging_to(level: float) -> Run:
+        run = run_of(loss=(np.log(10) - level) * np.exp(-np.arange(N) / 300) + level)
+        run.meta["num_classes"] = 10
+        return run
+
+    (on_floor,) = get_detector("plateaus.underfitting")(converging_to(1.4612), params("underfitting"))
+    assert on_floor.stats["softmax_floor_k"] == 10
+    assert get_detector("plateaus.underfitting")(converging_to(0.3), params("underfitting")) == []

@@ -168,22 +168,50 @@ def underfitting(run: Run, params: Mapping[str, Any]) -> list[Event]:
     change = (early_tail - late_tail) / level
     ratio = level / initial
     accuracy = _final(run, "accuracy")
-    if (
-        change > params.get("flat_tol", 0.05)
-        or ratio < params.get("high_ratio", 0.4)
+    if change > params.get("flat_tol", 0.05):
+        return []
+    floor_k = _softmax_floor_classes(run, loss, level, params)
+    if floor_k is None and (
+        ratio < params.get("high_ratio", 0.4)
         or (accuracy is not None and accuracy >= params.get("max_accuracy", 0.9))
     ):
         return []
     evidence = [f"loss converged at {fmt(level)}, {fmt(100 * ratio)}% of its initial {fmt(initial)}",
                 f"change over the last {fmt(100 * len(tail) / len(loss))}% of the run: "
                 f"{fmt(100 * change)}%"]
+    if floor_k is not None:
+        evidence.append(f"{fmt(level)} is ln(e + {floor_k} - 1) - 1 = {fmt(softmax_floor(floor_k))}, the lowest "
+                        f"cross-entropy reachable when a softmax output is fed to a loss that applies log-softmax")
     if accuracy is not None:
         evidence.append(f"final training accuracy {fmt(accuracy)}")
     onset = int(steps[len(loss) - len(tail)])
     return [Event(step=onset, end_step=int(steps[-1]), confidence=float(min(1.0, 0.4 + ratio)),
                   evidence=evidence, signal="loss",
-                  stats={"level": level, "initial": initial, "ratio": ratio,
-                         "change": change, "accuracy": accuracy})]
+                  stats={"level": level, "initial": initial, "ratio": ratio, "change": change,
+                         "accuracy": accuracy, "softmax_floor_k": floor_k})]
+
+
+def softmax_floor(k: int) -> float:
+    """Cross-entropy of log-softmax over probabilities (a softmax fed to CrossEntropyLoss):
+    at best the true class gets e^1 / (e^1 + k - 1), so the loss cannot go below this."""
+    return math.log(math.e + k - 1) - 1
+
+
+def _softmax_floor_classes(run: Run, loss: np.ndarray, level: float, params: Mapping[str, Any]) -> int | None:
+    """The class count k whose softmax floor the converged loss sits on, never dipping below
+    it. k is Run.meta["num_classes"], else exp(initial loss): such a classifier starts at ln k.
+    Below `floor_min_k` classes the floor is a common honest final loss, so it proves nothing."""
+    first = median(loss[: max(3, len(loss) // 100)])  # before a fast learner leaves ln k
+    known_k = run.meta.get("num_classes")
+    k = int(known_k) if known_k else int(round(math.exp(min(first, 50.0))))
+    tol = params.get("floor_tol", 0.03)
+    if not params.get("floor_min_k", 3) <= k <= params.get("max_k", 1000):
+        return None
+    if not known_k and abs(first - math.log(k)) > 3 * tol * math.log(k):
+        return None
+    floor = softmax_floor(k)
+    lowest = float(block_medians(loss, block_size(len(loss), 50)).min())
+    return k if abs(level - floor) <= tol * floor and lowest >= floor * (1 - tol) else None
 
 
 def oscillation(run: Run, params: Mapping[str, Any]) -> list[Event]:

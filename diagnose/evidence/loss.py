@@ -139,3 +139,11 @@ def first_nonfinite_is_inf(run: Run, event: Event, params: Mapping[str, Any]) ->
     if last is not None and abs(last) >= params.get("overflow_factor", 100.0) * max(abs(_initial(run)), 1e-12):
         return 0.0, ""  # the loss grew huge first: an overflow of a blow-up, not log(0)
     return 1.0, f"loss first became {values[bad[0]]:+} from a normal level (log(0), division by 0), not NaN"
+
+
+def on_softmax_floor(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[float, str]:
+    k = event.stats.get("softmax_floor_k")
+    if k is None:
+        return 0.0, ""
+    return 1.0, (f"the loss converged onto the floor of a softmax fed to CrossEntropyLoss for {k} classes "
+                 "(probabilities used as logits)")
