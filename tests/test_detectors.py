@@ -93,6 +93,19 @@ def test_exploding_gradients_found_from_growth_by_orders():
     assert STEPS[1000] <= event.step <= STEPS[1700]
 
 
+def test_a_gradient_that_grows_while_the_loss_falls_is_learning_not_an_explosion():
+    """An RNN finding its signal: the grad norm grows 30x from a small start as the loss
+    falls from its initial level to near zero (the loss is noisy before, not flat)."""
+    rng = np.random.default_rng(4)
+    t = np.arange(N)
+    loss = (1.0 / (1 + np.exp((t - 600) / 80)) + 0.01) * (1 + 0.1 * rng.standard_normal(N))
+    grad = np.where(t < 300, 0.2, 6.0) * (1 + 0.2 * rng.standard_normal(N))
+    assert get_detector("gradients.exploding")(run_of(loss=loss, grad_norm=grad), params("exploding-gradients")) == []
+    stalled = np.where(t < 300, loss, 1.0 + 0.05 * rng.standard_normal(N))  # same gradients, no learning
+    (event,) = get_detector("gradients.exploding")(run_of(loss=stalled, grad_norm=grad), params("exploding-gradients"))
+    assert abs(event.step - STEPS[300]) <= 0.05 * STEPS[-1]
+
+
 def test_vanishing_per_layer_needs_early_layers_far_below_late_ones():
     flat = np.full(N, 2.3) + 0.01 * np.random.default_rng(0).standard_normal(N)
     layers = {f"grad_norm/layers.{i}.weight": np.full(N, 10.0 ** (i - 6)) for i in range(6)}

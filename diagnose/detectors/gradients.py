@@ -57,16 +57,18 @@ def exploding(run: Run, params: Mapping[str, Any]) -> list[Event]:
 
 
 def _took_off(run: Run, start: int, end: int, params: Mapping[str, Any]) -> bool:
-    """The loss was flat before `start` and fell by more than `max_loss_drop` over
-    [start, end]: the gradient grew because learning began, not because it blew up."""
+    """The loss had not yet left its first level at `start` and fell by more than
+    `max_loss_drop` over [start, end]: the gradient grew because learning began (an escape
+    from a flat start, an RNN finding its signal), not because a trained model blew up."""
     if not run.has("loss"):
         return False
     steps, loss = finite_points(run.series("loss"))
     before, during = loss[steps < start], loss[(steps >= start) & (steps <= end)]
-    if len(before) < 10 or len(during) < 10:
+    if len(before) < 3 or len(during) < 10:
         return False
-    fall = _relative_fall(during)
-    return fall > params.get("max_loss_drop", 0.3) and abs(_relative_fall(before)) < params.get("flat_before", 0.05)
+    drop = params.get("max_loss_drop", 0.3)
+    untrained = median(before[-max(3, len(before) // 4) :]) >= (1 - drop) * median(loss[:5])
+    return untrained and _relative_fall(during) > drop
 
 
 def _relative_fall(values: np.ndarray) -> float:
