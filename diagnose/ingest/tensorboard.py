@@ -92,13 +92,12 @@ def signal_tags() -> Callable[[str], bool]:
 def scalars_of(event, is_signal: Callable[[str], bool]) -> tuple[int, dict[str, float]]:
     """The step of an event and its scalar summaries whose tag names a signal."""
     found = {}
-    if event.HasField("summary"):
-        for value in event.summary.value:
-            if not is_signal(value.tag):
-                continue
+    for value in event.summary.value:  # empty when the event has no summary
+        tag = value.tag
+        if is_signal(tag):
             number = value.simple_value if value.WhichOneof("value") == "simple_value" else _scalar(value)
             if number is not None:
-                found[value.tag] = number
+                found[tag] = number
     return event.step, found
 
 
@@ -121,6 +120,8 @@ class records_of:
                 yield from self._records(data)
 
     def _records(self, data: mmap.mmap) -> Iterator[bytes]:
+        """Only the data's CRC is checked on the way: a wrong length would fail it too. The
+        length's own CRC is consulted when something fails, to say which part is bad."""
         from crc32c import crc32c
 
         end, at = len(data), self.end
@@ -129,24 +130,29 @@ class records_of:
                 self.problem = "the last record is cut off"
                 return
             length, length_crc = _HEADER.unpack_from(data, at)
-            if not _crc_ok(data[at : at + 8], length_crc, crc32c):
-                self.problem = "a record length fails its CRC"
-                return
             body_end = at + 12 + length
-            if body_end + 4 > end:
-                self.problem = "the last record is cut off"
-                return
-            record = data[at + 12 : body_end]
-            if not _crc_ok(record, _CRC.unpack_from(data, body_end)[0], crc32c):
-                self.problem = "a record fails its CRC"
+            past_end = body_end + 4 > end
+            record = b"" if past_end else data[at + 12 : body_end]
+            if past_end or _masked(crc32c(record)) != _CRC.unpack_from(data, body_end)[0]:
+                self.problem = self._why_bad(data[at : at + 8], length_crc, past_end, crc32c)
                 return
             at = self.end = body_end + 4
             yield record
 
+    @staticmethod
+    def _why_bad(length_bytes: bytes, length_crc: int, past_end: bool, crc32c: Callable[[bytes], int]) -> str:
+        if not _crc_ok(length_bytes, length_crc, crc32c):
+            return "a record length fails its CRC"
+        return "the last record is cut off" if past_end else "a record fails its CRC"
+
 
 def _crc_ok(data: bytes, masked: int, crc32c: Callable[[bytes], int]) -> bool:
-    crc = crc32c(data)
-    return ((((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF) == masked
+    return _masked(crc32c(data)) == masked
+
+
+def _masked(crc: int) -> int:
+    """TFRecord's masked CRC-32C."""
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 def _scalar(value) -> float | None:
