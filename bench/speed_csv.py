@@ -45,6 +45,31 @@ def measure(command: list[str]) -> tuple[float, float, int]:
     return elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
 
+def race(contenders: dict[str, list[str]], repeat: int, warm_up: bool) -> dict[str, tuple[float, float]] | None:
+    """Best wall seconds and lowest peak RSS (MB) of each command over `repeat` rounds that
+    alternate the contenders, so both see the same machine; None if one fails.
+
+    On a VM whose host backs guest memory lazily the first touch of fresh pages costs seconds
+    and varies run to run: `warm_up` runs one unmeasured round first.
+    """
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label in contenders}
+    for round_ in range(repeat + int(warm_up)):
+        for label, command in contenders.items():
+            elapsed, peak_mb, code = measure(command)
+            if code != 0:
+                print(f"{label}: exited with {code}")
+                return None
+            if round_ or not warm_up:
+                runs[label].append((elapsed, peak_mb))
+    results = {}
+    width = max(map(len, contenders))
+    for label, measured in runs.items():
+        results[label] = (min(t for t, _ in measured), min(m for _, m in measured))
+        spread = ", ".join(f"{t:.2f}" for t, _ in measured)
+        print(f"{label:>{width}}: {results[label][0]:6.2f} s   peak RSS {results[label][1]:7.0f} MB   (runs: {spread} s)")
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -60,23 +85,9 @@ def main() -> int:
         "pandas.read_csv": [sys.executable, "-c", f"import pandas; pandas.read_csv({str(log)!r})"],
         "diagnose": [sys.executable, "-m", "diagnose", str(log), "--format", "json", "--fail-on", "never"],
     }
-    # On a VM whose host backs guest memory lazily the first touch of fresh pages costs
-    # seconds and varies run to run: one unmeasured round first, then rounds that alternate
-    # the contenders so both see the same machine; the best of each counts.
-    runs: dict[str, list[tuple[float, float, int]]] = {label: [] for label in contenders}
-    for round_ in range(args.repeat + 1):
-        for label, command in contenders.items():
-            result = measure(command)
-            if result[2] != 0:
-                print(f"{label}: exited with {result[2]}")
-                return 1
-            if round_:
-                runs[label].append(result)
-    results = {}
-    for label, measured in runs.items():
-        results[label] = (min(t for t, _, _ in measured), min(m for _, m, _ in measured))
-        spread = ", ".join(f"{t:.2f}" for t, _, _ in measured)
-        print(f"{label:>16}: {results[label][0]:6.2f} s   peak RSS {results[label][1]:7.0f} MB   (runs: {spread} s)")
+    results = race(contenders, args.repeat, warm_up=True)
+    if results is None:
+        return 1
     (base_t, base_m), (ours_t, ours_m) = results["pandas.read_csv"], results["diagnose"]
     time_ratio, mem_ratio = ours_t / base_t, ours_m / base_m
     verdict = "met" if time_ratio <= TARGET_RATIO and mem_ratio <= TARGET_RATIO else "NOT met"

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed_csv import measure  # noqa: E402
+from speed_csv import race  # noqa: E402
 
 TARGET_SPEEDUP = 5.0
 
@@ -54,18 +54,10 @@ def main() -> int:
                     f"from tbparse import SummaryReader; SummaryReader({str(folder)!r}).scalars"],
         "diagnose": [sys.executable, "-m", "diagnose", str(folder), "--format", "json", "--fail-on", "never"],
     }
-    runs: dict[str, list[tuple[float, float, int]]] = {label: [] for label in contenders}
-    for _ in range(args.repeat):  # alternating, so both see the same machine; the best counts
-        for label, command in contenders.items():
-            runs[label].append(measure(command))
-            if runs[label][-1][2] != 0:
-                print(f"{label}: exited with {runs[label][-1][2]}")
-                return 1
-    seconds = {}
-    for label, measured in runs.items():
-        seconds[label] = min(t for t, _, _ in measured)
-        spread = ", ".join(f"{t:.2f}" for t, _, _ in measured)
-        print(f"{label:>9}: {seconds[label]:6.2f} s   peak RSS {max(m for _, m, _ in measured):6.0f} MB   (runs: {spread} s)")
+    results = race(contenders, args.repeat, warm_up=False)  # tbparse takes 30 s a run
+    if results is None:
+        return 1
+    seconds = {label: best for label, (best, _) in results.items()}
     speedup = seconds["tbparse"] / seconds["diagnose"]
     verdict = "met" if speedup >= TARGET_SPEEDUP else "NOT met"
     print(f"diagnose is {speedup:.1f}x faster than tbparse (target >= {TARGET_SPEEDUP:g}x: {verdict})")

@@ -22,17 +22,23 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_watch_reports_a_new_nan_once_and_exits_on_error(tmp_path):
-    log = tmp_path / "live.csv"
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log), "250"])
+def watch_while_writing(log, writer_args: list[str]) -> None:
+    """Run `diagnose watch --exit-on error` while another process writes the log, which goes
+    NaN at step 250: watch must exit 1 and report that step once, well before its timeout."""
+    writer = subprocess.Popen([sys.executable, "-c", *writer_args])
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-m", "diagnose", "watch", str(log), "--exit-on", "error",
                              "--interval", "0.2", "--timeout", "60"], capture_output=True, text=True, timeout=90)
-    writer.wait(timeout=30)
+    writer.wait(timeout=60)
     assert result.returncode == 1, result.stderr
-    lines = [l for l in result.stdout.splitlines() if "non_finite" in l]
+    lines = [line for line in result.stdout.splitlines() if "non_finite" in line]
     assert len(lines) == 1 and "step 250" in lines[0]
     assert time.monotonic() - started < 60
+
+
+def test_watch_reports_a_new_nan_once_and_exits_on_error(tmp_path):
+    log = tmp_path / "live.csv"
+    watch_while_writing(log, [WRITER, str(log), "250"])
 
 
 TEXT_WRITER = textwrap.dedent("""
@@ -66,13 +72,7 @@ def test_watch_follows_text_logs_and_tensorboard_folders(tmp_path, name, writer_
     log = tmp_path / name
     if name == "tb":
         log.mkdir()
-    writer = subprocess.Popen([sys.executable, "-c", writer_code, str(log)])
-    result = subprocess.run([sys.executable, "-m", "diagnose", "watch", str(log), "--exit-on", "error",
-                             "--interval", "0.2", "--timeout", "60"], capture_output=True, text=True, timeout=90)
-    writer.wait(timeout=60)
-    assert result.returncode == 1, result.stderr
-    lines = [line for line in result.stdout.splitlines() if "non_finite" in line]
-    assert len(lines) == 1 and "step 250" in lines[0]
+    watch_while_writing(log, [writer_code, str(log)])
 
 
 def test_watch_stays_quiet_on_a_healthy_run_until_timeout(tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diagnose.report.model import RunReport
+from diagnose.report.model import Finding, RunReport
 
 SEVERITY_COLOR = {"error": "#d62728", "warning": "#ff7f0e", "info": "#1f77b4"}
 BAND_ALPHA = 0.18
@@ -44,18 +44,18 @@ def render_plot(run: RunReport, path: Path) -> list[tuple[str, int, int]]:
     return bands
 
 
+def finding_bands(run: RunReport) -> list[tuple[Finding, int, int]]:
+    """Each finding with a step, and its first and last step."""
+    return [(f, f.step, f.end_step if f.end_step is not None else f.step) for f in run.findings if f.step is not None]
+
+
 def _shade(axis, run: RunReport) -> list[tuple[str, int, int]]:
-    bands = []
-    for finding in run.findings:
-        if finding.step is None:
-            continue
-        end = finding.end_step if finding.end_step is not None else finding.step
-        axis.axvspan(finding.step, max(end, finding.step + 1), color=SEVERITY_COLOR[finding.severity],
-                     alpha=BAND_ALPHA, linewidth=0)
+    bands = finding_bands(run)
+    for finding, start, end in bands:
+        axis.axvspan(start, max(end, start + 1), color=SEVERITY_COLOR[finding.severity], alpha=BAND_ALPHA, linewidth=0)
         if "peak_step" in finding.stats and finding.signal == "loss" and axis.get_ylabel() == "loss":
             axis.plot([finding.stats["peak_step"]], [finding.stats["peak"]], "v", color=SEVERITY_COLOR[finding.severity])
-        bands.append((finding.symptom, finding.step, end))
-    return bands
+    return [(finding.symptom, start, end) for finding, start, end in bands]
 
 
 def _label_bands(axis, run: RunReport) -> None:

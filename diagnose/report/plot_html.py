@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from diagnose.report.model import RunReport
-from diagnose.report.plot import BAND_ALPHA, PANELS, SEVERITY_COLOR
+from diagnose.report.plot import BAND_ALPHA, PANELS, SEVERITY_COLOR, finding_bands
 
 
 def render_html(run: RunReport, path: Path) -> list[tuple[str, int, int]]:
@@ -31,17 +31,13 @@ def render_html(run: RunReport, path: Path) -> list[tuple[str, int, int]]:
 
 
 def _shade(figure, run: RunReport) -> list[tuple[str, int, int]]:
-    bands = []
-    for finding in run.findings:
-        if finding.step is None:
-            continue
-        end = finding.end_step if finding.end_step is not None else finding.step
-        figure.add_vrect(x0=finding.step, x1=max(end, finding.step + 1), fillcolor=SEVERITY_COLOR[finding.severity],
-                         opacity=BAND_ALPHA, line_width=0, annotation_text=finding.symptom,
-                         annotation_position="top left", row="all", col=1)
+    bands = finding_bands(run)
+    for finding, start, end in bands:
+        color = SEVERITY_COLOR[finding.severity]
+        figure.add_vrect(x0=start, x1=max(end, start + 1), fillcolor=color, opacity=BAND_ALPHA, line_width=0,
+                         annotation_text=finding.symptom, annotation_position="top left", row="all", col=1)
         if "peak_step" in finding.stats and finding.signal == "loss":
             figure.add_scatter(x=[finding.stats["peak_step"]], y=[finding.stats["peak"]], mode="markers",
-                               marker_symbol="triangle-down", marker_color=SEVERITY_COLOR[finding.severity],
+                               marker_symbol="triangle-down", marker_color=color,
                                name=f"{finding.symptom} peak", row=1, col=1)
-        bands.append((finding.symptom, finding.step, end))
-    return bands
+    return [(finding.symptom, start, end) for finding, start, end in bands]
