@@ -232,8 +232,13 @@ def watch(
 
 
 def _console(no_color: bool) -> Console:
-    return Console(no_color=no_color or "NO_COLOR" in os.environ, highlight=False,
-                   soft_wrap=not sys.stdout.isatty())
+    piped = not sys.stdout.isatty()
+    # A pipe or a CI log has no width: rich's 80-column default would fold the run table.
+    width = PIPED_WIDTH if piped and "COLUMNS" not in os.environ else None
+    return Console(no_color=no_color or "NO_COLOR" in os.environ, highlight=False, soft_wrap=piped, width=width)
+
+
+PIPED_WIDTH = 120
 
 
 class _user_errors:

@@ -24,7 +24,13 @@ from diagnose.ingest.canonical import canonicalize
 from diagnose.ingest.csv import guess_delimiter
 from diagnose.ingest.detect import detect_reader
 from diagnose.ingest.signals import canonical_name, pick_step_column
-from diagnose.ingest.tensorboard import FILE_MARK, records_of, scalars_of, signal_tags
+from diagnose.ingest.tensorboard import (
+    FILE_MARK,
+    event_parser,
+    records_of,
+    scalars_of,
+    signal_tags,
+)
 from diagnose.ingest.textlog import LineParser, clean
 from diagnose.report.model import Finding, RunReport
 from diagnose.rules import RuleSet
@@ -205,13 +211,12 @@ class EventSource:
         self.is_signal = signal_tags()
 
     def new_rows(self) -> list[Row]:
-        from tensorboard.compat.proto import event_pb2
-
+        parse = event_parser(self.path)
         rows = []
         for file in self._files():
             records = records_of(file, self.offsets.get(file, 0))
             for record in records:
-                step, found = scalars_of(event_pb2.Event.FromString(record), self.is_signal)
+                step, found = scalars_of(parse(record), self.is_signal)
                 if found:
                     rows.append((step, found))
             self.offsets[file] = records.end

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,17 @@ def test_parquet_metrics_table(tmp_path):
     assert detect_reader(path).name == "parquet"
     (run,) = read_runs(path)
     assert run.series("loss").index[-1] == 990 and len(run.series("val_loss")) == 10
+
+
+def test_without_the_tensorboard_extra_logs_still_read_and_event_files_say_what_to_install(tmp_path, monkeypatch):
+    from diagnose.errors import InputError
+
+    events = write_tensorboard(tmp_path / "tb")
+    csv = tmp_path / "run.csv"
+    csv.write_text("step,loss\n" + "".join(f"{s},{1 / (s + 1)}\n" for s in range(50)))
+    for module in ("crc32c", "tensorboard", "tensorboard.compat.proto", "tensorboard.compat.proto.event_pb2"):
+        monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError, as when not installed
+    (run,) = read_runs(csv)  # every file is sniffed by the TensorBoard reader too
+    assert len(run.series("loss")) == 50
+    with pytest.raises(InputError, match=r"pip install 'diagnose\[tensorboard\]'"):
+        read_runs(events)

@@ -14,6 +14,7 @@ import struct
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,9 +35,8 @@ def sniff(path: Path, head: bytes) -> float:
         return 0.95
     if len(head) >= 12:
         (length, length_crc) = _HEADER.unpack_from(head)
-        from crc32c import crc32c
-
-        if length < 1 << 24 and _crc_ok(head[:8], length_crc, crc32c):
+        crc32c = _crc32c_or_none()
+        if crc32c is not None and length < 1 << 24 and _crc_ok(head[:8], length_crc, crc32c):
             return 0.9
     return 0.0
 
@@ -67,9 +67,7 @@ def read(path: Path) -> list[RawRun]:
 
 def _collect(file: Path, tags: dict, event_steps: list[int]) -> str | None:
     """Scalar points of one file into `tags`; the problem that stopped the read, if any."""
-    from tensorboard.compat.proto import event_pb2
-
-    parse, is_signal = event_pb2.Event.FromString, signal_tags()
+    parse, is_signal = event_parser(file), signal_tags()
     records = records_of(file)
     for record in records:
         step, found = scalars_of(parse(record), is_signal)
@@ -82,6 +80,26 @@ def _collect(file: Path, tags: dict, event_steps: list[int]) -> str | None:
             rows.append(row)
             values.append(number)
     return records.problem
+
+
+MISSING_EXTRA = "reading TensorBoard event files needs the tensorboard extra: pip install 'diagnose[tensorboard]'"
+
+
+def event_parser(path: Path) -> Callable[[bytes], Any]:
+    """tensorboard's own Event decoder; InputError naming the extra when it is not installed."""
+    try:
+        from tensorboard.compat.proto import event_pb2
+    except ImportError:
+        raise InputError(path, MISSING_EXTRA) from None
+    return event_pb2.Event.FromString
+
+
+def _crc32c_or_none() -> Callable[[bytes], int] | None:
+    try:
+        from crc32c import crc32c
+    except ImportError:
+        return None  # without the tensorboard extra an event file is known by its name only
+    return crc32c
 
 
 def signal_tags() -> Callable[[str], bool]:
@@ -122,7 +140,9 @@ class records_of:
     def _records(self, data: mmap.mmap) -> Iterator[bytes]:
         """Only the data's CRC is checked on the way: a wrong length would fail it too. The
         length's own CRC is consulted when something fails, to say which part is bad."""
-        from crc32c import crc32c
+        crc32c = _crc32c_or_none()
+        if crc32c is None:
+            raise InputError(self.path, MISSING_EXTRA)
 
         end, at = len(data), self.end
         while at < end:
