@@ -230,6 +230,18 @@ def test_streamed_stats_match_numpy_across_many_chunks():
     assert (stats.numel, stats.nonfinite) == (100_003, 3)
     assert stats.rms == pytest.approx(math.sqrt(np.mean(finite ** 2)), rel=1e-12)
     assert stats.absmax == np.abs(finite).max() and stats.minimum == finite.min()
+    lean = stream_stats([(TorchTensors({"t": values}), "t")], chunk=1000, extremes=False)
+    assert (lean.nonfinite, lean.sumsq) == (stats.nonfinite, stats.sumsq)  # a NaN shows without extremes
+
+
+def test_float32_stats_are_accurate_and_survive_squares_beyond_float32():
+    values = torch.randn(1_000_000, dtype=torch.float32)
+    stats = stream_stats([(TorchTensors({"t": values}), "t")])
+    exact = math.sqrt(np.mean(values.numpy().astype(np.float64) ** 2))
+    assert stats.rms == pytest.approx(exact, rel=1e-6) and stats.nonfinite == 0
+    huge = torch.tensor([3e20, -4e20, 0.0], dtype=torch.float32)  # squares overflow float32
+    stats = stream_stats([(TorchTensors({"t": huge}), "t")])
+    assert stats.nonfinite == 0 and stats.norm == pytest.approx(5e20, rel=1e-6)
 
 
 def test_truncated_safetensors_is_an_input_error(tmp_path, runs):

@@ -61,13 +61,19 @@ class Scan:
         return [r for r in self.records.values() if r.role == "weight" and r.init is not None]
 
 
+EXTREMES_WANTED = {"running_var"}
+
+
 def scan(checkpoint: Checkpoint, previous: Checkpoint | None = None, previous_scan: Scan | None = None) -> Scan:
     """Statistics of every float tensor, with optimizer evidence and updates since `previous`."""
     source = checkpoint.weights
     names = set(source.names())
-    records = {name: TensorRecord(name, source.shape(name), role(name, source.shape(name), names),
-                                  stream_stats([(source, name)]))
-               for name in source.names() if source.is_float(name)}
+    records = {}
+    for name in (n for n in source.names() if source.is_float(n)):
+        kind = role(name, source.shape(name), names)
+        # Only BatchNorm's running variances are judged by their extremes.
+        stats = stream_stats([(source, name)], extremes=kind in EXTREMES_WANTED)
+        records[name] = TensorRecord(name, source.shape(name), kind, stats)
     for record in records.values():
         record.init = init_range(record.shape) if record.role == "weight" else None
     result = Scan(checkpoint.path, checkpoint.layout, checkpoint.step, records)

@@ -1,9 +1,10 @@
 """Per-tensor statistics streamed one chunk at a time (bounded memory for any tensor size).
 
-Each chunk is squared into a float64 buffer and summed (numpy's pairwise sum), so RMS keeps
-float64 accuracy without ever holding more than one chunk per thread. Chunks of a large
-tensor run on a few threads (numpy releases the GIL) and merge in order, so results are
-deterministic.
+A float32 or float64 chunk's sum of squares is one BLAS dot product of the chunk with itself
+(4x faster than squaring into a buffer and summing, measured): within a chunk of 2^18 float32
+values its relative error is ~1e-6, far below anything the checks compare, and chunks add up
+in float64. Other dtypes are squared into a float64 buffer and summed. Chunks of a large tensor
+run on a few threads (numpy releases the GIL) and merge in order, so results are deterministic.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ _pool: ThreadPoolExecutor | None = None
 
 @dataclass(frozen=True)
 class TensorStats:
-    """numel, non-finite count, and sum of squares / abs max / min / max over the finite values."""
+    """numel, non-finite count, and sum of squares / abs max / min / max over the finite values
+    (the last three stay at their identity values when a stream did not ask for extremes)."""
 
     numel: int = 0
     nonfinite: int = 0
@@ -53,13 +55,21 @@ class TensorStats:
                            min(self.minimum, other.minimum), max(self.maximum, other.maximum))
 
 
-def chunk_stats(x: np.ndarray) -> TensorStats:
-    """Statistics of one 1-D float chunk."""
+def chunk_stats(x: np.ndarray, extremes: bool = True) -> TensorStats:
+    """Statistics of one 1-D float chunk; min, max and abs max only with `extremes` (two more
+    passes over the chunk, wanted for few tensors: a NaN or Inf already shows in the sum)."""
     if x.size == 0:
         return TensorStats()
-    squares = _scratch(x.size)
-    np.square(x, out=squares, dtype=np.float64)
-    sumsq, hi, lo = float(squares.sum()), float(x.max()), float(x.min())
+    if x.dtype in (np.float32, np.float64):
+        with np.errstate(over="ignore"):  # squares beyond float32 overflow to inf: the path below
+            sumsq = float(np.dot(x, x))
+    else:
+        squares = _scratch(x.size)
+        np.square(x, out=squares, dtype=np.float64)
+        sumsq = float(squares.sum())
+    if not extremes and math.isfinite(sumsq):
+        return TensorStats(x.size, 0, sumsq)
+    hi, lo = float(x.max()), float(x.min())
     if math.isfinite(sumsq) and math.isfinite(hi) and math.isfinite(lo):
         return TensorStats(x.size, 0, sumsq, max(hi, -lo), lo, hi)
     return _stats_with_nonfinite(x)
@@ -86,7 +96,7 @@ Combine = Callable[..., np.ndarray]
 
 
 def stream_stats(inputs: Sequence[tuple[TensorSource, str]], combine: Combine | None = None,
-                 chunk: int = CHUNK) -> TensorStats:
+                 chunk: int = CHUNK, extremes: bool = True) -> TensorStats:
     """Statistics of one tensor, or of `combine(a, b, ...)` applied elementwise to same-shaped
     tensors (e.g. the difference of a weight in two checkpoints), one chunk at a time."""
     total = numel(inputs[0][0].shape(inputs[0][1]))
@@ -97,7 +107,7 @@ def stream_stats(inputs: Sequence[tuple[TensorSource, str]], combine: Combine | 
         # A read may reuse its source's buffer: keep copies of all but the last one.
         parts = [np.array(p) for p in parts[:-1]] + parts[-1:]
         with np.errstate(all="ignore"):  # inf - inf, sqrt(-1): counted as non-finite, not news
-            return chunk_stats(combine(*parts) if combine else parts[0])
+            return chunk_stats(combine(*parts) if combine else parts[0], extremes)
 
     starts = range(0, total, chunk)
     parts = _workers().map(one, starts) if len(starts) > 1 else map(one, starts)
