@@ -102,11 +102,19 @@ def sample_columns(blocks: np.ndarray, points: int = BLOCK_SAMPLE_POINTS) -> np.
 
 
 def block_stats(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Median and robust sigma (1.4826 MAD) of each complete block of `size` points."""
+    """Median and robust sigma (1.4826 MAD) of each complete block of `size` points (upper
+    medians, as row_medians). One scratch copy serves both: partitioned for the median, then
+    overwritten in place by the absolute deviations (a row's order does not change its MAD);
+    a 10-million-step signal costs one 80 MB buffer instead of five."""
     full = len(values) // size
-    blocks = values[: full * size].reshape(full, size)
-    median = row_medians(blocks)
-    return median, 1.4826 * row_medians(np.abs(blocks - median[:, None]))
+    work = values[: full * size].reshape(full, size).copy()
+    middle = size // 2
+    work.partition(middle, axis=1)
+    median = work[:, middle].copy()
+    np.subtract(work, median[:, None], out=work)
+    np.abs(work, out=work)
+    work.partition(middle, axis=1)
+    return median, 1.4826 * work[:, middle]
 
 
 def global_grad_norm(run: Run) -> pd.Series | None:
