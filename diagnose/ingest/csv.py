@@ -77,7 +77,7 @@ def _read_typed_columns(path: Path, delimiter: str, bad_rows: list[str], columns
     """Parse the wanted columns as float64 (no type inference: it costs half the read) with
     arrow's multithreaded reader, then turn them into numpy one column at a time, dropping
     each arrow column once converted: while converting, the parsed table and the numpy
-    columns made so far coexist (measured peak of a whole diagnosis: about 2.4x the float64
+    columns made so far coexist (measured peak of a whole diagnosis: about 1.9x the float64
     signals, bench/memory_big.py). ArrowInvalid when a column holds text.
 
     Values stay float64: every detector computes in float64, so float32 storage would only
