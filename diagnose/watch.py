@@ -36,6 +36,9 @@ from diagnose.report.model import Finding, RunReport
 from diagnose.rules import RuleSet
 
 
+Row = tuple[int, dict[str, float]]  # (step, signal values) of one logged row
+
+
 class LineFollower:
     """New complete lines of a growing file, from where the last call stopped."""
 
@@ -111,7 +114,7 @@ class _CsvRows:
         self.delimiter = ","
         self.rows = 0
 
-    def parse(self, line: str) -> tuple[int, dict[str, float]] | None:
+    def parse(self, line: str) -> Row | None:
         if self.header is None:
             self.delimiter = guess_delimiter(line) or ","
             self.header = [c.strip().strip('"') for c in line.lstrip("\ufeff").split(self.delimiter)]
@@ -130,7 +133,7 @@ class _JsonRows:
         self.step_col: str | None = None
         self.rows = 0
 
-    def parse(self, line: str) -> tuple[int, dict[str, float]] | None:
+    def parse(self, line: str) -> Row | None:
         try:
             record = json.loads(line)
         except ValueError:
@@ -148,7 +151,7 @@ class _TextRows:
     def __init__(self) -> None:
         self.parser = LineParser()
 
-    def parse(self, line: str) -> tuple[int, dict[str, float]] | None:
+    def parse(self, line: str) -> Row | None:
         hit = self.parser.parse(clean(line))
         return hit[1] if hit else None
 
@@ -156,7 +159,7 @@ class _TextRows:
 LINE_PARSERS = {"csv": _CsvRows, "jsonl": _JsonRows, "textlog": _TextRows}
 
 
-def _record(record: dict, step_col: str | None, row: int) -> tuple[int, dict[str, float]] | None:
+def _record(record: dict, step_col: str | None, row: int) -> Row | None:
     """(step, signal values) of one row; the row number is the step when there is no column."""
     values = {}
     for key, cell in record.items():
@@ -171,9 +174,6 @@ def _record(record: dict, step_col: str | None, row: int) -> tuple[int, dict[str
     except (KeyError, TypeError, ValueError):
         return None
     return step, values
-
-
-Row = tuple[int, dict[str, float]]
 
 
 class LineSource:
