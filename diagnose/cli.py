@@ -65,7 +65,7 @@ def check(
     from diagnose.sweep import diagnose_many
 
     with _user_errors():
-        load_rules(rules or [])  # a bad rule file is a usage error before any work starts
+        ruleset = load_rules(rules or [])  # a bad rule file is a usage error before any work starts
         targets = [(path, run) for path in paths for run in run_paths(path)]
         with _progress_bar(len(targets)) as progress:
             runs, unreadable = diagnose_many([run for _, run in targets], rules_dirs=rules or [],
@@ -73,7 +73,7 @@ def check(
                                              jobs=jobs, progress=progress, baseline=baseline)
         _fail_on_unreadable(unreadable, given={p for p in paths if not p.is_dir()})
         report = Report(runs=runs)
-        _print_report(report, output_format or _default_format(), no_color, fail_on, rules or [])
+        _print_report(report, output_format or _default_format(), no_color, fail_on, list(ruleset.rules))
         if plot:
             _write_plots(report, plot)
     raise typer.Exit(exit_code(report, fail_on))
@@ -83,11 +83,13 @@ def _write_plots(report, plot: Path) -> None:
     html = plot.suffix.lower() in (".html", ".htm")
     try:
         if html:
-            from diagnose.report.plot_html import render_html as render
             import plotly  # noqa: F401
+
+            from diagnose.report.plot_html import render_html as render
         else:
-            from diagnose.report.plot import render_plot as render
             import matplotlib  # noqa: F401
+
+            from diagnose.report.plot import render_plot as render
     except ImportError as exc:
         raise DiagnoseError(f"--plot {plot.name} needs {exc.name}: pip install 'diagnose[plot]'") from None
     for index, run in enumerate(report.runs, start=1):
@@ -103,8 +105,6 @@ def _default_format() -> OutputFormat:
 def _fail_on_unreadable(unreadable, given: set[Path]) -> None:
     """A file named on the command line must be readable; one found in a folder is skipped
     with a line on stderr (a sweep should not stop at one broken log)."""
-    from diagnose.errors import DiagnoseError
-
     for item in unreadable:
         if Path(item.path) in given:
             raise DiagnoseError(item.problem)
@@ -135,16 +135,14 @@ class _progress_bar:
 
 def exit_code(report, fail_on: FailOn) -> int:
     """CONTRACT.md: 0 nothing at or above --fail-on, 1 a finding at or above it."""
-    from diagnose.report.model import severity_rank
+    from diagnose.report.model import reaches
 
     worst = report.worst_severity()
-    if fail_on is FailOn.never or worst is None:
-        return 0
-    return int(severity_rank(worst) >= severity_rank(fail_on.value))
+    return int(worst is not None and reaches(worst, fail_on.value))
 
 
 def _print_report(report, output_format: OutputFormat, no_color: bool, fail_on: FailOn,
-                  rules_dirs: list[Path]) -> None:
+                  rule_ids: list[str]) -> None:
     if output_format is OutputFormat.json:
         from diagnose.report.json import render_json
 
@@ -160,9 +158,7 @@ def _print_report(report, output_format: OutputFormat, no_color: bool, fail_on: 
         append_step_summary(report)
     elif output_format is OutputFormat.junit:
         from diagnose.report.junit import render_junit
-        from diagnose.rules import load_rules
 
-        rule_ids = list(load_rules(rules_dirs).rules)
         sys.stdout.write(render_junit(report, rule_ids, fail_on.value) + "\n")
     else:
         from diagnose.report.terminal import render_terminal
@@ -210,13 +206,12 @@ def watch(
     num_classes: Annotated[Optional[int], typer.Option("--num-classes")] = None,
 ) -> None:
     """Follow a growing log; print each new finding once; optionally stop the job at the first one."""
-    from diagnose.report.model import severity_rank
+    from diagnose.report.model import reaches
     from diagnose.rules import load_rules
     from diagnose.watch import Watcher, follow
 
     def fatal(findings) -> bool:
-        return exit_on is not FailOn.never and any(
-            severity_rank(f.severity) >= severity_rank(exit_on.value) for f in findings)
+        return any(reaches(f.severity, exit_on.value) for f in findings)
 
     with _user_errors():
         watcher = Watcher(path, load_rules(rules or []), window=window, num_classes=num_classes)

@@ -9,10 +9,15 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
+from diagnose.api import report_run
 from diagnose.errors import DiagnoseError
+from diagnose.ingest import read_runs
 from diagnose.report.model import RunReport
+from diagnose.rules import RuleSet, load_rules
+from diagnose.run import Run
 
 # Below this many runs, starting worker processes costs more than it saves.
 PARALLEL_FROM = 16
@@ -61,21 +66,24 @@ def _collect(results, total: int, progress: Progress | None) -> list:
     return collected
 
 
-_RULES_CACHE: dict[tuple[Path, ...], object] = {}
+@cache
+def _ruleset(rules_dirs: tuple[Path, ...]) -> RuleSet:
+    """Loaded once per worker process."""
+    return load_rules(rules_dirs)
+
+
+@cache
+def _baseline(path: Path) -> Run:
+    """Read once per worker process, not once per run it is compared with."""
+    return read_runs(path)[0]
 
 
 def _diagnose_job(job: _Job) -> list[RunReport] | Unreadable:
-    from diagnose.api import report_run
-    from diagnose.ingest import read_runs
-    from diagnose.rules import load_rules
-
-    if job.rules_dirs not in _RULES_CACHE:
-        _RULES_CACHE[job.rules_dirs] = load_rules(job.rules_dirs)
     try:
         runs = read_runs(job.path, job.input_format)
-        baseline = read_runs(job.baseline)[0] if job.baseline else None
+        baseline = _baseline(job.baseline) if job.baseline else None
     except DiagnoseError as exc:
         return Unreadable(str(job.path), str(exc))
     for run in runs:
         run.meta["baseline"] = baseline
-    return [report_run(run, _RULES_CACHE[job.rules_dirs], job.num_classes) for run in runs]
+    return [report_run(run, _ruleset(job.rules_dirs), job.num_classes) for run in runs]

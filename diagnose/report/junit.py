@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from xml.etree import ElementTree as ET
 
-from diagnose.report.model import Report, RunReport, severity_rank
+from diagnose.report.model import Report, RunReport, reaches
 
 
 def render_junit(report: Report, rule_ids: Sequence[str], fail_on: str = "error") -> str:
@@ -29,7 +29,7 @@ def _suite(run: RunReport, rule_ids: Sequence[str], fail_on: str) -> ET.Element:
         if rule_id in skipped:
             ET.SubElement(case, "skipped", message=f"needs {', '.join(skipped[rule_id])}")
             continue
-        failing = [f for f in run.findings if f.rule == rule_id and _fails(f.severity, fail_on)]
+        failing = [f for f in run.findings if f.rule == rule_id and reaches(f.severity, fail_on)]
         for finding in failing:
             failure = ET.SubElement(case, "failure", type=finding.symptom,
                                     message=f"{finding.symptom} ({finding.severity}) at step {finding.step}")
@@ -40,7 +40,3 @@ def _suite(run: RunReport, rule_ids: Sequence[str], fail_on: str) -> ET.Element:
     suite.set("failures", str(failures))
     suite.set("skipped", str(sum(r in skipped for r in rule_ids)))
     return suite
-
-
-def _fails(severity: str, fail_on: str) -> bool:
-    return fail_on != "never" and severity_rank(severity) >= severity_rank(fail_on)

@@ -12,6 +12,11 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
 
+def reaches(severity: str, threshold: str) -> bool:
+    """A finding of `severity` meets a --fail-on / --exit-on threshold; "never" is met by none."""
+    return threshold != "never" and severity_rank(severity) >= severity_rank(threshold)
+
+
 @dataclass
 class EvidenceHit:
     """One piece of evidence that moved a cause's score: its name, weight and strength."""
