@@ -21,7 +21,7 @@ from diagnose.engine import diagnose
 from diagnose.errors import InputError
 from diagnose.ingest.base import RawRun
 from diagnose.ingest.canonical import canonicalize
-from diagnose.ingest.csv import guess_delimiter
+from diagnose.ingest.csv import guess_delimiter, header_columns
 from diagnose.ingest.detect import detect_reader
 from diagnose.ingest.signals import canonical_name, pick_step_column
 from diagnose.ingest.tensorboard import (
@@ -34,7 +34,6 @@ from diagnose.ingest.tensorboard import (
 from diagnose.ingest.textlog import LineParser, clean
 from diagnose.report.model import Finding, RunReport
 from diagnose.rules import RuleSet
-
 
 Row = tuple[int, dict[str, float]]  # (step, signal values) of one logged row
 
@@ -117,7 +116,7 @@ class _CsvRows:
     def parse(self, line: str) -> Row | None:
         if self.header is None:
             self.delimiter = guess_delimiter(line) or ","
-            self.header = [c.strip().strip('"') for c in line.lstrip("\ufeff").split(self.delimiter)]
+            self.header = header_columns(line, self.delimiter)
             self.step_col = pick_step_column(self.header)
             return None
         cells = line.split(self.delimiter)

@@ -20,8 +20,6 @@ def read_runs(path: Path, input_format: str | None = None) -> list[Run]:
     reader = get_reader(input_format) if input_format else detect_reader(path)
     try:
         raws = reader.read(path)
-    except InputError:
-        raise
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot read ({exc})") from None
     return [canonicalize(raw) for raw in raws]

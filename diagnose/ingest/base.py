@@ -12,6 +12,13 @@ import pandas as pd
 from diagnose.run import Note
 
 
+def point_series(row_steps: np.ndarray, rows, values, name: str) -> pd.Series:
+    """A signal's points: `values` logged on rows `rows` of a log whose rows have the steps
+    `row_steps` (row-oriented readers collect a signal as row numbers and values)."""
+    index = pd.Index(row_steps[np.asarray(rows, dtype=np.int64)], name="step")
+    return pd.Series(np.asarray(values, dtype="float64"), index=index, name=name)
+
+
 @dataclass
 class RawRun:
     """A reader's output, before names are normalised and steps are cleaned.

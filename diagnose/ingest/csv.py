@@ -28,12 +28,17 @@ def sniff(path: Path, head: bytes) -> float:
     delimiter = guess_delimiter(header)
     if delimiter is None:
         return 0.0
-    columns = [c.strip().strip('"') for c in header.split(delimiter)]
+    columns = header_columns(header, delimiter)
     known = sum(1 for c in columns if canonical_name(c) or is_step_name(c))
     if known == 0:
         return 0.0
     suffix_bonus = 0.3 if path.suffix.lower() in (".csv", ".tsv") or path.name.endswith(".csv.gz") else 0.0
     return min(1.0, 0.5 + 0.1 * known + suffix_bonus)
+
+
+def header_columns(header: str, delimiter: str = ",") -> list[str]:
+    """Column names of a header line: byte-order mark, spaces and quotes stripped."""
+    return [c.strip().strip('"') for c in header.lstrip("\ufeff").split(delimiter)]
 
 
 def guess_delimiter(header: str) -> str | None:
@@ -46,11 +51,11 @@ def read(path: Path) -> list[RawRun]:
     header = first_line(read_head(path))
     delimiter = guess_delimiter(header) or ","
     bad_rows: list[str] = []
-    header_columns = [c.strip().strip('"') for c in header.lstrip("\ufeff").split(delimiter)]
-    columns = wanted_columns(header_columns)
+    names = header_columns(header, delimiter)
+    columns = wanted_columns(names)
     if not any(canonical_name(c) for c in columns):
         raise InputError(path, "no loss, gradient-norm or learning-rate column "
-                               f"(columns: {', '.join(header_columns[:8])})")
+                               f"(columns: {', '.join(names[:8])})")
     with _quiet_undecodable_rows():
         try:
             steps, values = _read_typed_columns(path, delimiter, bad_rows, columns)
@@ -91,12 +96,7 @@ def _read_typed_columns(path: Path, delimiter: str, bad_rows: list[str], columns
         raise InputError(path, f"not a readable table ({_first_line_of(exc)})") from None
     arrow_columns = {name: table.column(name) for name in table.column_names}
     del table
-    return _steps_of({name: _values_and_presence(arrow_columns.pop(name)) for name in list(arrow_columns)}, path)
-
-
-def _values_and_presence(array: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]:
-    present = ~np.asarray(array.is_null().to_numpy()) if array.null_count else None
-    return array.to_numpy().astype(np.float64, copy=False), present
+    return _steps_of({name: _float_values(arrow_columns.pop(name)) for name in list(arrow_columns)}, path)
 
 
 def _steps_of(columns: Columns, path: Path) -> tuple[np.ndarray, Columns]:

@@ -11,10 +11,9 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from diagnose.errors import InputError
-from diagnose.ingest.base import RawRun
+from diagnose.ingest.base import RawRun, point_series
 from diagnose.ingest.signals import canonical_name
 
 name = "hf_trainer"
@@ -55,10 +54,7 @@ def read(path: Path) -> list[RawRun]:
                 rows.append(row)
                 values.append(float(value))
     steps = np.asarray([int(e["step"]) for e in entries], dtype=np.int64)
-    signals = {
-        key: pd.Series(np.asarray(values), index=pd.Index(steps[np.asarray(rows)], name="step"), name=key)
-        for key, (rows, values) in columns.items()
-    }
+    signals = {key: point_series(steps, rows, values, key) for key, (rows, values) in columns.items()}
     rows = {key: np.asarray(r, dtype=np.int64) for key, (r, _) in columns.items()}
     meta = {k: state[k] for k in ("global_step", "max_steps", "logging_steps", "eval_steps") if k in state}
     return [RawRun(signals=signals, source=str(file), format=name, meta=meta, row_steps=steps, rows=rows)]

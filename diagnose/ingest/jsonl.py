@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from diagnose.errors import InputError
-from diagnose.ingest.base import RawRun
+from diagnose.ingest.base import RawRun, point_series
 from diagnose.ingest.numbers import as_float
 from diagnose.ingest.signals import canonical_name, is_step_name, pick_step_column
 from diagnose.ingest.textio import open_binary
@@ -140,7 +140,6 @@ def _signals(columns: dict, rows: int, notes: list[Note]) -> tuple[np.ndarray, d
             continue
         row_ids = np.asarray(row_ids)
         keep = has_step[row_ids]
-        signals[key] = pd.Series(np.asarray(values, dtype="float64")[keep],
-                                 index=pd.Index(row_steps[row_ids[keep]], name="step"), name=key)
+        signals[key] = point_series(row_steps, row_ids[keep], np.asarray(values, dtype="float64")[keep], key)
         signal_rows[key] = kept_row_number[row_ids[keep]]
     return row_steps[has_step], signals, signal_rows

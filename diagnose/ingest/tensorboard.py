@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from diagnose.errors import InputError
-from diagnose.ingest.base import RawRun
+from diagnose.ingest.base import RawRun, point_series
 from diagnose.ingest.signals import canonical_name
 from diagnose.run import Note
 
@@ -196,8 +196,4 @@ def _scalar(value) -> float | None:
 
 
 def _signals(tags: dict, event_steps: np.ndarray) -> dict[str, pd.Series]:
-    return {
-        tag: pd.Series(np.asarray(values, dtype="float64"),
-                       index=pd.Index(event_steps[np.asarray(rows, dtype=np.int64)], name="step"), name=tag)
-        for tag, (rows, values) in tags.items()
-    }
+    return {tag: point_series(event_steps, rows, values, tag) for tag, (rows, values) in tags.items()}

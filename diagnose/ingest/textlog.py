@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from diagnose.errors import InputError
-from diagnose.ingest.base import RawRun
+from diagnose.ingest.base import RawRun, point_series
 from diagnose.ingest.textio import open_binary
 from diagnose.ingest.textlog_dialects import DIALECTS, NUM, Context, Dialect, Row
 from diagnose.run import Note
@@ -180,8 +179,7 @@ def _raw_run(path: Path, table: _Table, notes: list[Note], meta: dict) -> RawRun
     signals, rows = {}, {}
     for signal, (row_ids, values) in table.columns.items():
         row_ids = np.frombuffer(row_ids, dtype=np.int64).copy()
-        signals[signal] = pd.Series(np.frombuffer(values, dtype=np.float64).copy(),
-                                    index=pd.Index(steps[row_ids], name="step"), name=signal)
+        signals[signal] = point_series(steps, row_ids, np.frombuffer(values, dtype=np.float64).copy(), signal)
         rows[signal] = row_ids
     return RawRun(signals=signals, source=str(path), format=name, notes=notes, meta=meta,
                   row_steps=steps, rows=rows)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from diagnose.ingest.base import RawRun
+from diagnose.ingest.csv import header_columns
 from diagnose.ingest.textio import first_line, read_head
 
 name = "wandb_csv"
@@ -16,17 +17,13 @@ _COLUMN = re.compile(r"^(?P<run>.+?) - (?P<metric>.+)$")
 
 
 def sniff(path: Path, head: bytes) -> float:
-    columns = _columns(first_line(head))
+    columns = header_columns(first_line(head))
     runs = [m for m in map(_COLUMN.match, columns) if m]
     return 0.9 if runs and any(c.lower() in ("step", "_step") for c in columns) else 0.0
 
 
-def _columns(header: str) -> list[str]:
-    return [c.strip().strip('"') for c in header.lstrip("\ufeff").split(",")]
-
-
 def read(path: Path) -> list[RawRun]:
-    columns = _columns(first_line(read_head(path)))
+    columns = header_columns(first_line(read_head(path)))
     step = next(c for c in columns if c.lower() in ("step", "_step"))
     by_run: dict[str, dict[str, str]] = {}
     for column in columns:
@@ -41,8 +38,7 @@ def read(path: Path) -> list[RawRun]:
     runs = []
     for run_name, metric_of in by_run.items():
         frame = table[[step, *metric_of]].rename(columns=metric_of)
-        signals = {m: s for m, s in _series(frame, step).items()}
-        runs.append(RawRun(signals=signals, source=str(path), format=name, name=run_name))
+        runs.append(RawRun(signals=_series(frame, step), source=str(path), format=name, name=run_name))
     return runs
 
 
