@@ -62,6 +62,11 @@ def percentile(values: np.ndarray, q: list[float]) -> np.ndarray:
     return np.percentile(sample(values), q)
 
 
+def initial_level(values: np.ndarray) -> float:
+    """Where a signal started: the median of its first 5% (at least 3 points)."""
+    return median(values[: max(3, len(values) // 20)])
+
+
 def block_size(n: int, n_blocks: int, minimum: int = 1) -> int:
     return max(minimum, n // max(1, n_blocks))
 

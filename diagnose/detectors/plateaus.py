@@ -16,6 +16,7 @@ from diagnose.detectors.common import (
     finite_points,
     fmt,
     global_grad_norm,
+    initial_level,
     median,
     percentile,
 )
@@ -161,7 +162,7 @@ def underfitting(run: Run, params: Mapping[str, Any]) -> list[Event]:
     tail = loss[-max(4, int(len(loss) * params.get("tail_fraction", 0.25))) :]
     half = len(tail) // 2
     early_tail, late_tail = median(tail[:half]), median(tail[half:])
-    initial = median(loss[: max(3, len(loss) // 20)])
+    initial = initial_level(loss)
     level = late_tail
     if initial <= 0 or level <= 0:
         return []
@@ -229,7 +230,7 @@ def oscillation(run: Run, params: Mapping[str, Any]) -> list[Event]:
     second = loss[n // 2 :]
     q3, q4 = median(loss[n // 2 : 3 * n // 4]), median(loss[3 * n // 4 :])
     level = median(second)
-    initial = median(loss[: max(3, n // 20)])
+    initial = initial_level(loss)
     if level <= 0 or initial <= 0:
         return []
     progress = (q3 - q4) / level

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from diagnose.detectors.base import Event
-from diagnose.detectors.common import finite_points, fmt, median
+from diagnose.detectors.common import finite_points, fmt, initial_level, median
 from diagnose.evidence._window import before, history
 from diagnose.run import Run
 
@@ -48,7 +48,7 @@ def rising_before(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[fl
 
 def _initial(run: Run) -> float:
     _, loss = finite_points(run.series("loss"))
-    return median(loss[: max(3, len(loss) // 20)]) if len(loss) else 0.0
+    return initial_level(loss) if len(loss) else 0.0
 
 
 def collapsed_before(run: Run, event: Event, params: Mapping[str, Any]) -> tuple[float, str]:

@@ -12,6 +12,7 @@ from diagnose.run import Note, Run
 
 # More backward jumps than this share of points means shuffled rows, not a resumed run.
 SHUFFLED_SHARE = 0.05
+NO_STEP = np.iinfo(np.int64).max  # above every real step
 
 
 def canonicalize(raw: RawRun) -> Run:
@@ -55,11 +56,7 @@ def stale_row_mask(row_steps: np.ndarray | None) -> tuple[np.ndarray | None, Not
     restart[1:] = row_steps[1:] < row_steps[:-1]
     if not restart.any():
         return None, None
-    restart_steps = np.where(restart, row_steps, np.iinfo(np.int64).max)
-    later_restart = np.empty_like(restart_steps)
-    later_restart[-1] = np.iinfo(np.int64).max
-    later_restart[:-1] = np.minimum.accumulate(restart_steps[::-1])[::-1][1:]
-    stale = row_steps >= later_restart
+    stale = row_steps >= _min_after(np.where(restart, row_steps, NO_STEP))
     if int(restart.sum()) > SHUFFLED_SHARE * len(row_steps) + 1:
         return None, None  # shuffled rows, not a resume: sorting sorts it out
     resume_at = int(row_steps[restart][-1])
@@ -81,9 +78,7 @@ def latest_segment(series: pd.Series, name: str = "") -> tuple[pd.Series, Note |
     if backward > SHUFFLED_SHARE * len(steps) + 1:
         ordered = series.iloc[np.argsort(steps, kind="stable")]
         return ordered[~ordered.index.duplicated(keep="last")], None
-    later_min = np.minimum.accumulate(steps[::-1])[::-1]
-    keep = np.ones(len(steps), dtype=bool)
-    keep[:-1] = steps[:-1] < later_min[1:]
+    keep = steps < _min_after(steps)
     kept = series[keep]
     dropped = len(steps) - int(keep.sum())
     if backward == 0:  # only repeated steps, no restart
@@ -91,6 +86,13 @@ def latest_segment(series: pd.Series, name: str = "") -> tuple[pd.Series, Note |
     resume_at = int(steps[1:][steps[1:] < steps[:-1]][-1])
     return kept, Note("resumed", f"steps go back to {resume_at} (a resumed run): kept the latest "
                       f"segment, dropped {dropped} earlier point(s) of {name or 'a signal'}", resume_at)
+
+
+def _min_after(steps: np.ndarray) -> np.ndarray:
+    """Each position's smallest step among the positions after it (NO_STEP for the last)."""
+    after = np.full(len(steps), NO_STEP, dtype=np.int64)
+    after[:-1] = np.minimum.accumulate(steps[::-1])[::-1][1:]
+    return after
 
 
 def _one_resume_note(notes: list[Note]) -> list[Note]:
