@@ -225,7 +225,7 @@ def test_streamed_stats_match_numpy_across_many_chunks():
     values = torch.randn(100_003, dtype=torch.float64) * 3
     values[[5, 77_000]] = float("nan")
     values[99_999] = float("inf")
-    stats = stream_stats([(TorchTensors({"t": values}), "t")], chunk=1000)
+    stats = stream_stats([(TorchTensors({"t": values}), "t")], chunk=1000, extremes=True)
     finite = values[torch.isfinite(values)].numpy()
     assert (stats.numel, stats.nonfinite) == (100_003, 3)
     assert stats.rms == pytest.approx(math.sqrt(np.mean(finite ** 2)), rel=1e-12)

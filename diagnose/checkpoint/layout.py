@@ -56,7 +56,7 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
 
 def optimizer_step(optimizer: Mapping | None) -> int | None:
     """The optimizer's own update count (Adam-family keeps one per parameter)."""
-    steps = [_number(s.get("step")) for s in (optimizer or {}).get("state", {}).values()
+    steps = [number(s.get("step")) for s in (optimizer or {}).get("state", {}).values()
              if isinstance(s, Mapping)]
     steps = [s for s in steps if s is not None]
     return int(max(steps)) if steps else None
@@ -71,14 +71,16 @@ def as_optimizer(value: Any) -> Mapping | None:
 
 def _step(obj: Mapping) -> int | None:
     for key in STEP_KEYS:
-        number = _number(obj.get(key))
-        if number is not None:
-            return int(number)
+        value = number(obj.get(key))
+        if value is not None:
+            return int(value)
     return None
 
 
-def _number(value: Any) -> float | None:
-    if _is_tensor(value) and value.numel() == 1:
+def number(value: Any) -> float | None:
+    """A saved scalar as a float: a Python or numpy number, or a one-element tensor; None for
+    anything else (booleans too)."""
+    if hasattr(value, "item") and getattr(value, "numel", lambda: 1)() == 1:
         value = value.item()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from diagnose.checkpoint.layout import number
 from diagnose.checkpoint.stats import stream_stats
 from diagnose.checkpoint.tensors import TensorSource, TorchTensors
 
@@ -50,7 +51,7 @@ class OptimizerState:
 
     @property
     def lr(self) -> float | None:
-        rates = [_float(p.group.get("lr")) for p in self.params.values()]
+        rates = [number(p.group.get("lr")) for p in self.params.values()]
         return max((r for r in rates if r is not None), default=None)
 
 
@@ -66,7 +67,7 @@ def read_optimizer(state_dict: Mapping, weights: TensorSource) -> OptimizerState
                 if moment != "step" and hasattr(value, "is_floating_point"):
                     tensors[f"{index}.{moment}"] = value
                     moments[moment] = f"{index}.{moment}"
-            raw.append((index, moments, _float(state.get("step")), group))
+            raw.append((index, moments, number(state.get("step")), group))
     source = TorchTensors(tensors)
     shapes = {index: source.shape(next(iter(moments.values()))) for index, moments, _, _ in raw if moments}
     names = _match_names(state_dict.get("param_groups", []), shapes, len(raw), weights)
@@ -87,7 +88,7 @@ def gradient_rms(state: OptimizerState, param: ParamState) -> float | None:
     if param.kind == "adagrad":
         return _rms_sqrt(state, m["sum"]) / math.sqrt(max(t, 1.0))
     if param.kind == "sgd":
-        momentum, dampening = _float(group.get("momentum")) or 0.0, _float(group.get("dampening")) or 0.0
+        momentum, dampening = number(group.get("momentum")) or 0.0, number(group.get("dampening")) or 0.0
         rms = stream_stats([(state.tensors, m["momentum_buffer"])]).rms
         return rms * (1 - momentum) / (1 - dampening) if dampening < 1 else None
     return None
@@ -95,7 +96,7 @@ def gradient_rms(state: OptimizerState, param: ParamState) -> float | None:
 
 def next_step_rms(state: OptimizerState, param: ParamState) -> float | None:
     """RMS of the update the optimizer would apply next (weight decay aside)."""
-    lr, group, m = _float(param.group.get("lr")), param.group, param.moments
+    lr, group, m = number(param.group.get("lr")), param.group, param.moments
     if lr is None:
         return None
     if param.kind == "adam" and "exp_avg" in m:
@@ -140,9 +141,3 @@ def _rms_sqrt(state: OptimizerState, key: str) -> float:
 def _bias(beta: float, t: float) -> float:
     """Adam's bias correction 1 - beta^t (1 when the step count is unknown)."""
     return 1.0 - float(beta) ** t if t > 0 else 1.0
-
-
-def _float(value: Any) -> float | None:
-    if hasattr(value, "item") and getattr(value, "numel", lambda: 1)() == 1:
-        value = value.item()
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -55,7 +55,7 @@ class TensorStats:
                            min(self.minimum, other.minimum), max(self.maximum, other.maximum))
 
 
-def chunk_stats(x: np.ndarray, extremes: bool = True) -> TensorStats:
+def chunk_stats(x: np.ndarray, extremes: bool = False) -> TensorStats:
     """Statistics of one 1-D float chunk; min, max and abs max only with `extremes` (two more
     passes over the chunk, wanted for few tensors: a NaN or Inf already shows in the sum)."""
     if x.size == 0:
@@ -96,7 +96,7 @@ Combine = Callable[..., np.ndarray]
 
 
 def stream_stats(inputs: Sequence[tuple[TensorSource, str]], combine: Combine | None = None,
-                 chunk: int = CHUNK, extremes: bool = True) -> TensorStats:
+                 chunk: int = CHUNK, extremes: bool = False) -> TensorStats:
     """Statistics of one tensor, or of `combine(a, b, ...)` applied elementwise to same-shaped
     tensors (e.g. the difference of a weight in two checkpoints), one chunk at a time."""
     total = numel(inputs[0][0].shape(inputs[0][1]))
