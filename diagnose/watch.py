@@ -23,6 +23,7 @@ from diagnose.ingest.base import RawRun
 from diagnose.ingest.canonical import canonicalize
 from diagnose.ingest.csv import guess_delimiter, header_columns
 from diagnose.ingest.detect import detect_reader
+from diagnose.ingest.numbers import as_float
 from diagnose.ingest.signals import canonical_name, pick_step_column
 from diagnose.ingest.tensorboard import (
     FILE_MARK,
@@ -162,12 +163,8 @@ def _record(record: dict, step_col: str | None, row: int) -> Row | None:
     """(step, signal values) of one row; the row number is the step when there is no column."""
     values = {}
     for key, cell in record.items():
-        if key == step_col or not canonical_name(key) or cell in ("", None):
-            continue
-        try:
-            values[key] = float(cell)
-        except (TypeError, ValueError):
-            continue
+        if key != step_col and canonical_name(key) and (value := as_float(cell)) is not None:
+            values[key] = value
     try:
         step = int(float(record[step_col])) if step_col else row
     except (KeyError, TypeError, ValueError):

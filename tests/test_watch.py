@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import textwrap
@@ -81,3 +82,14 @@ def test_watch_stays_quiet_on_a_healthy_run_until_timeout(tmp_path):
     result = subprocess.run([sys.executable, "-m", "diagnose", "watch", str(log), "--exit-on", "error",
                              "--interval", "0.1", "--timeout", "1.5"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "ERROR" not in result.stdout
+
+
+def test_watch_reads_logged_values_as_the_batch_reader_does():
+    """DeepSpeed logs lr=[0.001]; a boolean is no value; blank cells are not logged."""
+    from diagnose.watch import _CsvRows, _JsonRows
+
+    assert _JsonRows().parse('{"step": 3, "loss": 0.5, "lr": [0.001], "grad_norm": true}') == (3, {"loss": 0.5, "lr": 0.001})
+    rows = _CsvRows()
+    rows.parse("step,loss,grad_norm")
+    step, values = rows.parse("7, nan ,")
+    assert step == 7 and math.isnan(values["loss"]) and "grad_norm" not in values
