@@ -82,6 +82,13 @@ def test_text_in_a_numeric_column_does_not_break_the_read(tmp_path):
     assert list(run.series("loss").index) == [1, 3]
 
 
+def test_a_column_of_booleans_counts_as_text_not_a_crash(tmp_path):
+    log = tmp_path / "run.csv"
+    log.write_text("step,loss,lr\n1,2.0,\n2,1.5,True\n")  # arrow infers a boolean column
+    run = one_run(log)
+    assert list(run.series("loss").index) == [1, 2] and not run.has("lr")
+
+
 def test_resumed_run_keeps_the_latest_segment_across_signals(tmp_path):
     rows = [(s, 3.0 - 0.01 * s, 2.0 if s % 10 == 0 else None) for s in range(0, 60)]
     rows += [(s, 1.0, None) for s in range(40, 80)]  # restarted from a step-40 checkpoint

@@ -225,12 +225,13 @@ def _float_values(array: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None
 def _parse_strings(array: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]:
     """A column with some text in it: numbers stay numbers, other text counts as not logged."""
     text = pd.Series(array.to_pandas(), dtype="object")
-    blank = text.isna() | (text.astype(str).str.strip() == "")
-    numbers = pd.to_numeric(text.where(~blank).str.strip(), errors="coerce").to_numpy(dtype="float64")
-    unparsed = ~blank.to_numpy() & np.isnan(numbers) & ~_nan_words(text)
+    cells = text.astype(str).str.strip()  # booleans and timestamps too, which count as text
+    blank = text.isna() | (cells == "")
+    numbers = pd.to_numeric(cells.where(~blank), errors="coerce").to_numpy(dtype="float64")
+    unparsed = ~blank.to_numpy() & np.isnan(numbers) & ~_nan_words(cells)
     present = ~(blank.to_numpy() | unparsed)
     return numbers, None if present.all() else present
 
 
-def _nan_words(text: pd.Series) -> np.ndarray:
-    return text.astype(str).str.strip().str.lower().isin(["nan", "-nan", "+nan"]).to_numpy()
+def _nan_words(cells: pd.Series) -> np.ndarray:
+    return cells.str.lower().isin(["nan", "-nan", "+nan"]).to_numpy()
