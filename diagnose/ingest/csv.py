@@ -13,6 +13,7 @@ import pyarrow.csv as pacsv
 
 from diagnose.errors import InputError
 from diagnose.ingest.base import RawRun
+from diagnose.ingest.csv_fast import Columns, read_numeric
 from diagnose.ingest.signals import canonical_name, is_step_name, pick_step_column
 from diagnose.ingest.textio import first_line, last_line, read_head
 from diagnose.run import Note
@@ -48,7 +49,8 @@ def guess_delimiter(header: str) -> str | None:
 
 
 def read(path: Path) -> list[RawRun]:
-    header = first_line(read_head(path))
+    head = read_head(path)
+    header = first_line(head)
     delimiter = guess_delimiter(header) or ","
     bad_rows: list[str] = []
     names = header_columns(header, delimiter)
@@ -56,26 +58,32 @@ def read(path: Path) -> list[RawRun]:
     if not any(canonical_name(c) for c in columns):
         raise InputError(path, "no loss, gradient-norm or learning-rate column "
                                f"(columns: {', '.join(names[:8])})")
+    numeric = read_numeric(path, delimiter, names, columns, head)
+    if numeric is not None:
+        steps, values = _steps_of(numeric, path)
+    else:
+        steps, values = _read_carefully(path, delimiter, columns, bad_rows)
+    signals, rows = _to_signals(steps, values)
+    return [RawRun(signals=signals, source=str(path), format=name, notes=_bad_row_notes(path, bad_rows),
+                   row_steps=steps, rows=rows)]
+
+
+def _read_carefully(path: Path, delimiter: str, columns: list[str], bad_rows: list[str]) -> tuple[np.ndarray, Columns]:
+    """arrow's reader, which skips and reports malformed rows and reads text among numbers."""
     with _quiet_undecodable_rows():
         try:
-            steps, values = _read_typed_columns(path, delimiter, bad_rows, columns)
+            return _read_typed_columns(path, delimiter, bad_rows, columns)
         except (pa.ArrowInvalid, pa.ArrowKeyError):
             # Text in a numeric column, or a header arrow splits differently from us (odd
             # control characters): parse it all again, every column, letting arrow infer.
             bad_rows.clear()
-            steps, values = _table_columns(_read_table(path, delimiter, bad_rows, []), path)
-    signals, rows = _to_signals(steps, values)
-    return [RawRun(signals=signals, source=str(path), format=name, notes=_bad_row_notes(path, bad_rows),
-                   row_steps=steps, rows=rows)]
+            return _table_columns(_read_table(path, delimiter, bad_rows, []), path)
 
 
 def wanted_columns(columns: list[str]) -> list[str]:
     """The step column and the columns that map to a signal; the rest is never parsed."""
     step = pick_step_column(columns)
     return [c for c in columns if c == step or canonical_name(c)]
-
-
-Columns = dict[str, tuple[np.ndarray, np.ndarray | None]]  # name -> values, presence (None: all)
 
 
 def _read_typed_columns(path: Path, delimiter: str, bad_rows: list[str], columns: list[str]) -> tuple[np.ndarray, Columns]:
@@ -108,6 +116,8 @@ def _steps_of(columns: Columns, path: Path) -> tuple[np.ndarray, Columns]:
         steps = _epoch_steps(*epoch) if epoch is not None else None
         return (steps if steps is not None else np.arange(rows, dtype=np.int64)), columns
     values, present = columns.pop(step_col)
+    if values.dtype.kind == "i":
+        return values.astype(np.int64, copy=False), columns
     if present is not None and not present.all() or not np.isfinite(values).all():
         raise InputError(path, f"the step column {step_col!r} has empty or non-numeric cells")
     return values.astype(np.int64), columns
