@@ -63,10 +63,12 @@ def run_paths(path: Path) -> list[Path]:
     return found
 
 
-def report_run(run: Run, ruleset: RuleSet, num_classes: int | None = None) -> RunReport:
-    """One canonical run -> its RunReport, with downsampled signals for sparklines."""
+def report_run(run: Run, ruleset: RuleSet, num_classes: int | None = None,
+               sparklines: bool = True) -> RunReport:
+    """One canonical run -> its RunReport, with downsampled signals for sparklines if asked."""
     if num_classes:
         run.meta["num_classes"] = num_classes
     report = diagnose(run, ruleset)
-    report.series = {name: downsample(run.series(name), SERIES_POINTS) for name in SPARK_SIGNALS if run.has(name)}
+    if sparklines:
+        report.series = {name: downsample(run.series(name), SERIES_POINTS) for name in SPARK_SIGNALS if run.has(name)}
     return report

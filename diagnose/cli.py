@@ -64,16 +64,18 @@ def check(
     from diagnose.rules import load_rules
     from diagnose.sweep import diagnose_many
 
+    output_format = output_format or _default_format()
     with _user_errors():
         ruleset = load_rules(rules or [])  # a bad rule file is a usage error before any work starts
         targets = [(path, run) for path in paths for run in run_paths(path)]
         with _progress_bar(len(targets)) as progress:
             runs, unreadable = diagnose_many([run for _, run in targets], rules_dirs=rules or [],
                                              input_format=input_format, num_classes=num_classes,
-                                             jobs=jobs, progress=progress, baseline=baseline)
+                                             jobs=jobs, progress=progress, baseline=baseline,
+                                             sparklines=output_format == OutputFormat.terminal or plot is not None)
         _fail_on_unreadable(unreadable, given={p for p in paths if not p.is_dir()})
         report = Report(runs=runs)
-        _print_report(report, output_format or _default_format(), no_color, fail_on, list(ruleset.rules))
+        _print_report(report, output_format, no_color, fail_on, list(ruleset.rules))
         if plot:
             _write_plots(report, plot)
     raise typer.Exit(exit_code(report, fail_on))

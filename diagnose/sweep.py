@@ -38,15 +38,18 @@ class _Job:
     input_format: str | None
     num_classes: int | None
     baseline: Path | None = None
+    sparklines: bool = True
 
 
 def diagnose_many(paths: Sequence[Path], *, rules_dirs: Sequence[Path] = (), input_format: str | None = None,
                   num_classes: int | None = None, jobs: int | None = None,
                   progress: Progress | None = None,
-                  baseline: Path | None = None) -> tuple[list[RunReport], list[Unreadable]]:
+                  baseline: Path | None = None,
+                  sparklines: bool = True) -> tuple[list[RunReport], list[Unreadable]]:
     """Diagnose every run path; a run that cannot be read is returned as Unreadable.
-    With a baseline run, each run is also compared with it."""
-    work = [_Job(Path(p), tuple(rules_dirs), input_format, num_classes, baseline) for p in paths]
+    With a baseline run, each run is also compared with it. `sparklines=False` skips the
+    downsampled signals that only the terminal report and plots draw."""
+    work = [_Job(Path(p), tuple(rules_dirs), input_format, num_classes, baseline, sparklines) for p in paths]
     workers = jobs or os.cpu_count() or 1
     if workers > 1 and len(work) >= PARALLEL_FROM:
         with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -86,4 +89,4 @@ def _diagnose_job(job: _Job) -> list[RunReport] | Unreadable:
         return Unreadable(str(job.path), str(exc))
     for run in runs:
         run.meta["baseline"] = baseline
-    return [report_run(run, _ruleset(job.rules_dirs), job.num_classes) for run in runs]
+    return [report_run(run, _ruleset(job.rules_dirs), job.num_classes, job.sparklines) for run in runs]

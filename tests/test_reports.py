@@ -9,9 +9,11 @@ import math
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 from rich.console import Console
 
+from diagnose.report.downsample import downsample
 from diagnose.report.json import plain, render_json, report_to_dict
 from diagnose.report.markdown import render_markdown
 from diagnose.report.model import Cause, EvidenceHit, Finding, Report, RunReport, SkippedRule
@@ -230,3 +232,14 @@ def test_marker_line_ranges_and_single_steps():
     assert marker_line(steps, [(-50, -10)]) == "^    "
     assert marker_line(steps, [(None, None), (400, 400)]) == "    ^"
     assert marker_line([], [(1, 2)]) == ""
+
+
+def test_downsample_keeps_non_finite_blocks_visible_and_medians_of_the_rest():
+    values = np.tile(np.arange(10, dtype=float), 8)  # 8 blocks of 10 points, median 5 each
+    values[15] = np.nan
+    values[33] = np.inf
+    values[50:60] = 1e308  # finite, but the block's sum overflows
+    steps, points = downsample(pd.Series(values, index=np.arange(0, 800, 10)), points=8)
+    assert steps == list(range(0, 800, 100))
+    assert math.isnan(points[1]) and points[3] == math.inf and points[5] == 1e308
+    assert [points[i] for i in (0, 2, 4, 6, 7)] == [5.0] * 5

@@ -23,11 +23,16 @@ def downsample(series: pd.Series, points: int = 80) -> tuple[list[int], list[flo
 
 
 def _block_values(blocks: np.ndarray) -> np.ndarray:
-    finite = np.isfinite(blocks)
-    clean = finite.all(axis=1)
+    # NaN and Inf carry into a row's sum, so one summing pass finds the clean rows without an
+    # n-sized mask; a sum that overflowed to Inf gets the exact look below.
+    clean = np.isfinite(blocks.sum(axis=1))
     result = np.empty(len(blocks))
     result[clean] = row_medians(sample_columns(blocks)[clean]) if clean.any() else []
     for row in np.flatnonzero(~clean):
-        bad = blocks[row][~finite[row]]
-        result[row] = np.nan if np.isnan(bad).any() else bad[0]
+        values = blocks[row]
+        bad = values[~np.isfinite(values)]
+        if not len(bad):
+            result[row] = row_medians(sample_columns(values[None, :]))[0]
+        else:
+            result[row] = np.nan if np.isnan(bad).any() else bad[0]
     return result
