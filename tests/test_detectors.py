@@ -15,6 +15,7 @@ from diagnose.detectors.common import (
     index_runs,
     median,
     percentile,
+    sample,
 )
 from diagnose.engine import missing_signals
 from diagnose.rules import load_rules
@@ -144,6 +145,24 @@ def test_block_helpers():
     median, sigma = block_stats(values, 5)
     assert median.tolist() == [2.0, 7.0] and sigma.tolist() == [1.4826, 1.4826]
     assert index_runs(np.flatnonzero(np.array([0, 1, 1, 0, 0, 1, 0, 1], bool)), max_gap=1) == [(1, 2), (5, 7)]
+
+
+def test_block_stats_over_many_scratch_passes_match_whole_array_statistics():
+    values = np.random.default_rng(3).standard_normal(1_000_037)  # several passes, a partial block
+    median, sigma = block_stats(values, 50)
+    blocks = values[: len(values) // 50 * 50].reshape(-1, 50)
+    upper = np.sort(blocks, axis=1)[:, 25]
+    assert np.array_equal(median, upper)
+    assert np.allclose(sigma, 1.4826 * np.sort(np.abs(blocks - upper[:, None]), axis=1)[:, 25])
+
+
+def test_moving_mean_of_a_long_signal_is_sampled_where_the_whole_would_be():
+    from diagnose.detectors.plateaus import _moving_mean, _moving_mean_sample
+
+    values = np.random.default_rng(4).lognormal(size=300_000)
+    assert np.allclose(_moving_mean_sample(values, 20), sample(_moving_mean(values, 20)))
+    short = values[:1000]
+    assert np.array_equal(_moving_mean_sample(short, 20), _moving_mean(short, 20))
 
 
 def test_levels_are_exact_on_short_signals_and_close_on_long_ones():

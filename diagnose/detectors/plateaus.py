@@ -19,6 +19,7 @@ from diagnose.detectors.common import (
     initial_level,
     median,
     percentile,
+    sample_places,
 )
 from diagnose.run import Run
 
@@ -235,8 +236,7 @@ def oscillation(run: Run, params: Mapping[str, Any]) -> list[Event]:
         return []
     progress = (q3 - q4) / level
     # Swings of the loss *level*: a moving mean leaves minibatch noise nearly flat.
-    smooth = _moving_mean(second, params.get("smooth_points", 20))
-    p10, p90 = percentile(smooth, [10, 90])
+    p10, p90 = percentile(_moving_mean_sample(second, params.get("smooth_points", 20)), [10, 90])
     swing = float((p90 - p10) / level)
     if (
         progress > params.get("max_progress", 0.05)
@@ -265,6 +265,15 @@ def _moving_mean(values: np.ndarray, window: int) -> np.ndarray:
     window = max(1, min(window, len(values)))
     sums = np.cumsum(np.concatenate(([0.0], values)))
     return (sums[window:] - sums[:-window]) / window
+
+
+def _moving_mean_sample(values: np.ndarray, window: int) -> np.ndarray:
+    """The moving mean where `sample` would draw from it: a long signal never builds the whole."""
+    window = max(1, min(window, len(values)))
+    where = sample_places(len(values) - window + 1)
+    if where is None:
+        return _moving_mean(values, window)
+    return values[where[:, None] + np.arange(window)].mean(axis=1)
 
 
 def _final(run: Run, signal: str) -> float | None:
