@@ -45,6 +45,8 @@ def _best_reader(path: Path, head: bytes) -> tuple[ModuleType | None, float]:
         score = reader.sniff(path, head) if path.is_file() else _folder_score(reader, path)
         if score > best_score:
             best, best_score = reader, score
+        if best_score >= 1.0:
+            break  # certain: a later reader could only tie, and ties go to the earlier one
     return best, best_score
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from diagnose.errors import InputError
 from diagnose.ingest.base import RawRun
@@ -20,6 +19,8 @@ def sniff(path: Path, head: bytes) -> float:
 
 
 def read(path: Path) -> list[RawRun]:
+    import pyarrow.parquet as pq  # 10 ms, and every file is sniffed by this module
+
     try:
         columns = pq.read_schema(path).names
         table = pq.read_table(path, columns=wanted_columns(columns) or None)
