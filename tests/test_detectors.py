@@ -11,7 +11,8 @@ from diagnose.detectors import get_detector
 from diagnose.detectors.common import (
     SAMPLE_POINTS,
     block_medians,
-    block_stats,
+    block_sigmas,
+    block_upper_medians,
     index_runs,
     median,
     percentile,
@@ -142,18 +143,49 @@ def test_plateau_that_escapes_is_saddle_like():
 def test_block_helpers():
     values = np.arange(10, dtype=float)
     assert block_medians(values, 4).tolist() == [2.0, 6.0, 8.5]  # upper median of full blocks
-    median, sigma = block_stats(values, 5)
-    assert median.tolist() == [2.0, 7.0] and sigma.tolist() == [1.4826, 1.4826]
+    median = block_upper_medians(values, 5)
+    assert median.tolist() == [2.0, 7.0]
+    assert block_sigmas(values, 5, median, np.array([0, 1])).tolist() == [1.4826, 1.4826]
     assert index_runs(np.flatnonzero(np.array([0, 1, 1, 0, 0, 1, 0, 1], bool)), max_gap=1) == [(1, 2), (5, 7)]
 
 
-def test_block_stats_over_many_scratch_passes_match_whole_array_statistics():
+def test_block_statistics_over_many_scratch_passes_match_whole_array_statistics():
     values = np.random.default_rng(3).standard_normal(1_000_037)  # several passes, a partial block
-    median, sigma = block_stats(values, 50)
+    medians = block_upper_medians(values, 50)
     blocks = values[: len(values) // 50 * 50].reshape(-1, 50)
     upper = np.sort(blocks, axis=1)[:, 25]
-    assert np.array_equal(median, upper)
-    assert np.allclose(sigma, 1.4826 * np.sort(np.abs(blocks - upper[:, None]), axis=1)[:, 25])
+    assert np.array_equal(medians, upper)
+    rows = np.array([0, 7, 19_999])
+    mad = np.sort(np.abs(blocks[rows] - upper[rows, None]), axis=1)[:, 25]
+    assert np.allclose(block_sigmas(values, 50, medians, rows), 1.4826 * mad)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_spike_candidates_match_thresholds_computed_for_every_block(seed):
+    from diagnose.detectors.spikes import _Baseline
+
+    rng = np.random.default_rng(seed)
+    level = np.repeat(rng.choice([1.0, 1e-3, 0.0], size=21, p=[0.6, 0.3, 0.1]), 1000)[:20_037]
+    noise = np.abs(rng.standard_normal(20_037)) if seed % 3 == 0 else 1 + 0.05 * rng.standard_normal(20_037)
+    values = level * noise
+    values[rng.integers(0, len(values), 40)] += rng.choice([3.0, 30.0, 3000.0], size=40) * np.abs(level).max()
+    params = {"min_z": 8.0, "min_ratio": 2.0 if seed % 2 else 1.0, "rel_floor": 0.02 if seed < 3 else 0.0}
+    window = 50
+    full = len(values) // window
+    medians = block_upper_medians(values, window)
+    scale = np.fmax(block_sigmas(values, window, medians, np.arange(full)), params["rel_floor"] * np.abs(medians))
+    threshold = np.where(medians > 0, np.fmax(medians + 8.0 * scale, params["min_ratio"] * medians),
+                         medians + 8.0 * scale)
+    threshold = np.where(scale > 0, threshold, np.inf)
+    each_point = np.repeat(threshold, window)[: len(values) - window]
+    each_point = np.concatenate([each_point, np.full(len(values) - window - len(each_point), threshold[-1])])
+    expected = np.flatnonzero(values[window:] > each_point) + window
+    assert len(expected) > 0
+    baseline = _Baseline(values, window, params)
+    assert np.array_equal(baseline.candidates(values), expected)
+    for index in expected[:5]:
+        block = index // window - 1 if index < full * window else full - 1
+        assert baseline.z_at(index, values[index]) == pytest.approx((values[index] - medians[block]) / scale[block])
 
 
 def test_moving_mean_of_a_long_signal_is_sampled_where_the_whole_would_be():

@@ -110,32 +110,39 @@ def sample_columns(blocks: np.ndarray, points: int = BLOCK_SAMPLE_POINTS) -> np.
     return blocks[:, columns]
 
 
-#: Rows of blocks handled per pass by block_stats: a few MB of scratch that stays in cache.
-_STATS_ROWS_VALUES = 1 << 18
+#: Values handled per pass by the block statistics: a few MB of scratch that stays in cache.
+_SCRATCH_VALUES = 1 << 18
 
 
-def block_stats(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Median and robust sigma (1.4826 MAD) of each complete block of `size` points (upper
-    medians, as row_medians). A few thousand blocks at a time go through one small scratch
-    buffer, partitioned for the median, then overwritten in place by the absolute deviations
-    (a row's order does not change its MAD): a 10-million-step signal costs no n-sized copy."""
+def block_upper_medians(values: np.ndarray, size: int) -> np.ndarray:
+    """Upper median (as row_medians) of each complete block of `size` points. A few thousand
+    blocks at a time go through one small scratch buffer: a 10-million-step signal costs no
+    n-sized copy (first touch of fresh memory costs more than the copy itself)."""
     full = len(values) // size
     blocks = values[: full * size].reshape(full, size)
-    median, sigma = np.empty(full), np.empty(full)
-    rows = max(1, _STATS_ROWS_VALUES // max(1, size))
+    medians = np.empty(full)
+    rows = max(1, _SCRATCH_VALUES // max(1, size))
     scratch = np.empty((min(rows, full), size))
-    middle = size // 2
     for start in range(0, full, rows):
-        stop = min(full, start + rows)
-        work = scratch[: stop - start]
-        work[...] = blocks[start:stop]
-        work.partition(middle, axis=1)
-        median[start:stop] = work[:, middle]
-        np.subtract(work, median[start:stop, None], out=work)
-        np.abs(work, out=work)
-        work.partition(middle, axis=1)
-        sigma[start:stop] = work[:, middle]
-    return median, 1.4826 * sigma
+        work = scratch[: min(full, start + rows) - start]
+        work[...] = blocks[start : start + len(work)]
+        work.partition(size // 2, axis=1)
+        medians[start : start + len(work)] = work[:, size // 2]
+    return medians
+
+
+def block_sigmas(values: np.ndarray, size: int, medians: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Robust sigma (1.4826 x the upper median absolute deviation from `medians`) of the
+    complete blocks of `size` points listed in `rows`."""
+    blocks = values[: len(medians) * size].reshape(len(medians), size)
+    sigmas = np.empty(len(rows))
+    step = max(1, _SCRATCH_VALUES // max(1, size))
+    for start in range(0, len(rows), step):
+        chosen = rows[start : start + step]
+        work = np.abs(blocks[chosen] - medians[chosen, None])
+        work.partition(size // 2, axis=1)
+        sigmas[start : start + len(chosen)] = work[:, size // 2]
+    return 1.4826 * sigmas
 
 
 def global_grad_norm(run: Run) -> pd.Series | None:

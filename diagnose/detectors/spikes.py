@@ -9,7 +9,8 @@ import numpy as np
 
 from diagnose.detectors.base import Event
 from diagnose.detectors.common import (
-    block_stats,
+    block_sigmas,
+    block_upper_medians,
     finite_points,
     fmt,
     index_runs,
@@ -50,16 +51,49 @@ def robust_jump(run: Run, params: Mapping[str, Any]) -> list[Event]:
 
 
 class _Baseline:
-    """Each point's baseline: the median and robust sigma of the block before its own."""
+    """Each point's baseline: the median and robust sigma of the block before its own.
+
+    Every block's median is needed; its sigma only where the next block reaches the part of
+    the threshold that does not depend on sigma (rel_floor, min_ratio). Elsewhere no point can
+    be a candidate, so those sigmas are computed only if an event asks for them.
+    """
 
     def __init__(self, values: np.ndarray, window: int, params: Mapping[str, Any]) -> None:
-        self.window = window
-        self.median, sigma = block_stats(values, window)
-        self.scale = np.fmax(sigma, params.get("rel_floor", 0.02) * np.abs(self.median))
-        threshold = self.median + params.get("min_z", 8.0) * self.scale
-        ratio_floor = params.get("min_ratio", 2.0) * self.median
-        threshold = np.where(self.median > 0, np.fmax(threshold, ratio_floor), threshold)
-        self.threshold = np.where(self.scale > 0, threshold, np.inf)
+        self.values, self.window = values, window
+        self.median = block_upper_medians(values, window)
+        self.floor = params.get("rel_floor", 0.02) * np.abs(self.median)
+        self.min_z = params.get("min_z", 8.0)
+        lowest = self.median + self.min_z * self.floor
+        self.ratio_floor = np.where(self.median > 0, params.get("min_ratio", 2.0) * self.median, -np.inf)
+        lowest = np.fmax(lowest, self.ratio_floor)
+        self.sigma = np.full(len(self.median), np.nan)
+        self._fill_sigma(np.flatnonzero(self._next_block_peaks(values) > lowest))
+
+    def _next_block_peaks(self, values: np.ndarray) -> np.ndarray:
+        """For each block, the largest point its baseline is compared with (the next block's,
+        or the tail's for the last block)."""
+        full, window = len(self.median), self.window
+        tail = values[full * window :]
+        peaks = np.full(full, -np.inf)
+        if full > 1:
+            peaks[:-1] = values[window : full * window].reshape(full - 1, window).max(axis=1)
+        if len(tail):
+            peaks[-1] = tail.max()
+        return peaks
+
+    def _fill_sigma(self, rows: np.ndarray) -> None:
+        rows = rows[np.isnan(self.sigma[rows])]
+        if len(rows):
+            self.sigma[rows] = block_sigmas(self.values, self.window, self.median, rows)
+
+    def _scale(self, rows: np.ndarray) -> np.ndarray:
+        self._fill_sigma(rows)
+        return np.fmax(self.sigma[rows], self.floor[rows])
+
+    def _threshold(self, rows: np.ndarray) -> np.ndarray:
+        scale = self._scale(rows)
+        threshold = np.fmax(self.median[rows] + self.min_z * scale, self.ratio_floor[rows])
+        return np.where(scale > 0, threshold, np.inf)
 
     def block_of(self, index: int) -> int:
         return min(index // self.window, len(self.median)) - 1
@@ -69,15 +103,22 @@ class _Baseline:
 
     def z_at(self, index: int, value: float) -> float:
         block = self.block_of(index)
-        return float((value - self.median[block]) / self.scale[block])
+        return float((value - self.median[block]) / self._scale(np.array([block]))[0])
 
     def candidates(self, values: np.ndarray) -> np.ndarray:
-        """Indices above their baseline's threshold, compared block-wise (no n-sized copies)."""
-        full = len(self.median)
-        body = values[self.window : full * self.window].reshape(full - 1, self.window)
-        hits = np.flatnonzero(body > self.threshold[:-1, None]) + self.window
-        tail = np.flatnonzero(values[full * self.window :] > self.threshold[-1]) + full * self.window
-        return np.concatenate([hits, tail])
+        """Indices above their baseline's threshold, looked for only in the blocks after those
+        whose sigma was needed (no n-sized comparison)."""
+        full, window = len(self.median), self.window
+        rows = np.flatnonzero(~np.isnan(self.sigma))
+        threshold = self._threshold(rows)
+        inner = rows < full - 1
+        blocks = values[window : full * window].reshape(full - 1, window)
+        row, column = np.nonzero(blocks[rows[inner]] > threshold[inner, None])
+        hits = (rows[inner][row] + 1) * window + column
+        if len(rows) and rows[-1] == full - 1:
+            tail = np.flatnonzero(values[full * window :] > threshold[-1]) + full * window
+            hits = np.concatenate([hits, tail])
+        return hits
 
 
 def _spike_event(signal, steps, values, reference: _Baseline, start, end, params, initial: float) -> Event:
