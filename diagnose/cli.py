@@ -6,12 +6,14 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from diagnose.errors import DiagnoseError
+
+if TYPE_CHECKING:
+    from rich.console import Console  # 16 ms to import: only for reports rich prints
 
 app = typer.Typer(
     add_completion=False,
@@ -61,12 +63,11 @@ def check(
     """Diagnose training runs and print a ranked report."""
     from diagnose.api import run_paths
     from diagnose.report.model import Report
-    from diagnose.rules import load_rules
-    from diagnose.sweep import diagnose_many
+    from diagnose.sweep import diagnose_many, ruleset
 
     output_format = output_format or _default_format()
     with _user_errors():
-        ruleset = load_rules(rules or [])  # a bad rule file is a usage error before any work starts
+        rule_set = ruleset(tuple(rules or []))  # a bad rule file is a usage error before any work starts
         targets = [(path, run) for path in paths for run in run_paths(path)]
         with _progress_bar(len(targets)) as progress:
             runs, unreadable = diagnose_many([run for _, run in targets], rules_dirs=rules or [],
@@ -75,7 +76,7 @@ def check(
                                              sparklines=output_format == OutputFormat.terminal or plot is not None)
         _fail_on_unreadable(unreadable, given={p for p in paths if not p.is_dir()})
         report = Report(runs=runs)
-        _print_report(report, output_format, no_color, fail_on, list(ruleset.rules))
+        _print_report(report, output_format, no_color, fail_on, list(rule_set.rules))
         if plot:
             _write_plots(report, plot)
     raise typer.Exit(exit_code(report, fail_on))
@@ -123,6 +124,7 @@ class _progress_bar:
     def __enter__(self):
         if self.total < 8 or not sys.stderr.isatty():
             return None
+        from rich.console import Console
         from rich.progress import Progress
 
         self.bar = Progress(console=Console(stderr=True), transient=True)
@@ -229,6 +231,8 @@ def watch(
 
 
 def _console(no_color: bool) -> Console:
+    from rich.console import Console
+
     piped = not sys.stdout.isatty()
     # A pipe or a CI log has no width: rich's 80-column default would fold the run table.
     width = PIPED_WIDTH if piped and "COLUMNS" not in os.environ else None

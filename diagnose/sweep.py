@@ -70,8 +70,8 @@ def _collect(results, total: int, progress: Progress | None) -> list:
 
 
 @cache
-def _ruleset(rules_dirs: tuple[Path, ...]) -> RuleSet:
-    """Loaded once per worker process."""
+def ruleset(rules_dirs: tuple[Path, ...]) -> RuleSet:
+    """The rule set, loaded once per process (the CLI's check of the rule files included)."""
     return load_rules(rules_dirs)
 
 
@@ -89,4 +89,4 @@ def _diagnose_job(job: _Job) -> list[RunReport] | Unreadable:
         return Unreadable(str(job.path), str(exc))
     for run in runs:
         run.meta["baseline"] = baseline
-    return [report_run(run, _ruleset(job.rules_dirs), job.num_classes, job.sparklines) for run in runs]
+    return [report_run(run, ruleset(job.rules_dirs), job.num_classes, job.sparklines) for run in runs]

@@ -81,6 +81,13 @@ def test_dense_and_sparse_logs_take_the_fast_path(tmp_path):
         assert_same(fast, careful, bad_rows, path)
 
 
+def test_a_first_line_with_an_extra_empty_field_goes_to_the_careful_reader(tmp_path):
+    path = tmp_path / "run.csv"  # pandas forgives this on the first data line only
+    path.write_text("step,loss,lr\n1,2.0,0.1,\n2,1.9,0.1\n")
+    fast, _, bad_rows = both_readers(path)
+    assert fast is None and bad_rows == ["1,2.0,0.1,"]
+
+
 def big_log(path: Path, rows: int = 230_000, damage: dict[int, str] | None = None) -> Path:
     """A log over pandas' 5 MB threshold for parallel reading, with some lines replaced."""
     lines = [f"{step},{2.0 / (1 + step / 1000):.6f},{0.5 + (step % 7) / 10:.4f},0.0003" for step in range(rows)]

@@ -50,7 +50,7 @@ def stale_row_mask(row_steps: np.ndarray | None) -> tuple[np.ndarray | None, Not
     """Rows a resumed run wrote over: a row is stale when a later restart row has a step at
     or below its own. Rows repeating a step without going back (train and eval rows of one
     step) are not restarts. None when the steps never go back."""
-    if row_steps is None or len(row_steps) < 2:
+    if row_steps is None or len(row_steps) < 2 or _never_go_back(row_steps):
         return None, None
     restart = np.zeros(len(row_steps), dtype=bool)
     restart[1:] = row_steps[1:] < row_steps[:-1]
@@ -86,6 +86,11 @@ def latest_segment(series: pd.Series, name: str = "") -> tuple[pd.Series, Note |
     resume_at = int(steps[1:][steps[1:] < steps[:-1]][-1])
     return kept, Note("resumed", f"steps go back to {resume_at} (a resumed run): kept the latest "
                       f"segment, dropped {dropped} earlier point(s) of {name or 'a signal'}", resume_at)
+
+
+def _never_go_back(steps: np.ndarray) -> bool:
+    """pandas' C check, which builds no n-sized mask (40 ms on 10M steps)."""
+    return pd.Index(steps, copy=False).is_monotonic_increasing
 
 
 def _min_after(steps: np.ndarray) -> np.ndarray:

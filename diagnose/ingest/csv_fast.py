@@ -3,8 +3,8 @@
 pandas splits a large file across threads; on a 10-million-row log on two cores it parses
 about twice as fast as arrow's reader (bench/speed_csv.py). It answers only when its answer
 is exactly the careful reader's (csv.py): every column is numeric, every line holds the
-header's number of fields (pandas rejects longer lines and fills shorter ones with NaN, so
-after a NaN the delimiters are counted), and either no cell is empty, so a NaN is a written
+header's number of fields (pandas rejects longer lines but for the first, checked here, and
+fills shorter ones with NaN, so after a NaN the delimiters are counted), and either no cell is empty, so a NaN is a written
 nan, or no cell says nan, so a NaN is an empty cell, which means "not logged". Anything else
 (text in any column, comments, ragged lines, quoted delimiters, empty cells and written nans
 in one file, repeated column names, a compressed file) gives None, and the careful reader
@@ -45,7 +45,7 @@ def read_numeric(path: Path, delimiter: str, names: list[str], wanted: list[str]
     """The wanted columns (float64, the step column int64) with presence masks, or None if
     this file needs the careful reader. `head` is the file's first bytes, as read_head gives."""
     if (path.suffix.lower() == ".gz" or not wanted or len(names) < 2 or len(set(names)) < len(names)
-            or _has_boolean_words(head)):
+            or _has_boolean_words(head) or not _first_data_line_fits(head, delimiter, len(names))):
         return None
     step = pick_step_column(wanted)
     step_position = names.index(step) if step else None
@@ -92,6 +92,15 @@ def _parse(source: Path | io.BytesIO, delimiter: str, fields: int, step_position
     except (ValueError, UnicodeDecodeError, OverflowError, pd.errors.ParserError, pd.errors.ParserWarning):
         return None
     return frame if frame.shape[1] == fields else None
+
+
+def _first_data_line_fits(head: bytes, delimiter: str, fields: int) -> bool:
+    """pandas forgives extra empty fields on the first data line (its trailing-delimiter rule)
+    and rejects longer lines elsewhere: that one line is counted here."""
+    lines = head.split(b"\n")
+    complete = [line.rstrip(b"\r") for line in lines[1:-1]]
+    first = next((line for line in complete if line.strip()), None)
+    return first is not None and first.count(delimiter.encode()) == fields - 1
 
 
 def _has_boolean_words(head: bytes) -> bool:
