@@ -88,6 +88,14 @@ def test_a_first_line_with_an_extra_empty_field_goes_to_the_careful_reader(tmp_p
     assert fast is None and bad_rows == ["1,2.0,0.1,"]
 
 
+def test_a_table_of_mostly_unused_columns_is_left_to_the_reader_that_skips_them(tmp_path):
+    path = tmp_path / "run.csv"
+    path.write_text("step,loss,a,b,c,d\n1,2.0,1,1,1,1\n2,1.9,1,1,1,1\n")
+    assert both_readers(path)[0] is None
+    path.write_text("step,loss,a,b\n1,2.0,1,1\n2,1.9,1,1\n")
+    assert both_readers(path)[0] is not None
+
+
 def big_log(path: Path, rows: int = 230_000, damage: dict[int, str] | None = None) -> Path:
     """A log over pandas' 5 MB threshold for parallel reading, with some lines replaced."""
     lines = [f"{step},{2.0 / (1 + step / 1000):.6f},{0.5 + (step % 7) / 10:.4f},0.0003" for step in range(rows)]

@@ -44,8 +44,7 @@ _DIALECTS = [_Dialect(nan_is_empty, int_steps) for nan_is_empty in (False, True)
 def read_numeric(path: Path, delimiter: str, names: list[str], wanted: list[str], head: bytes) -> Columns | None:
     """The wanted columns (float64, the step column int64) with presence masks, or None if
     this file needs the careful reader. `head` is the file's first bytes, as read_head gives."""
-    if (path.suffix.lower() == ".gz" or not wanted or len(names) < 2 or len(set(names)) < len(names)
-            or _has_boolean_words(head) or not _first_data_line_fits(head, delimiter, len(names))):
+    if not _worth_trying(path, delimiter, names, wanted, head):
         return None
     step = pick_step_column(wanted)
     step_position = names.index(step) if step else None
@@ -63,6 +62,16 @@ def read_numeric(path: Path, delimiter: str, names: list[str], wanted: list[str]
             for position, name in enumerate(names) if name in wanted}
 
 
+def _worth_trying(path: Path, delimiter: str, names: list[str], wanted: list[str], head: bytes) -> bool:
+    return (path.suffix.lower() != ".gz"
+            and 2 <= len(names) == len(set(names))
+            # Every column is parsed (pandas reads in parallel only without `usecols`): a table
+            # of mostly unused columns is left to the careful reader, which parses only the wanted.
+            and len(names) <= 2 * len(wanted)
+            and not _has_boolean_words(head)
+            and _first_data_line_fits(head, delimiter, len(names)))
+
+
 def _first_dialect_that_reads(source: Path | io.BytesIO, delimiter: str, fields: int,
                               step_position: int | None) -> tuple[pd.DataFrame | None, _Dialect]:
     for dialect in _DIALECTS:
@@ -75,8 +84,7 @@ def _first_dialect_that_reads(source: Path | io.BytesIO, delimiter: str, fields:
 def _parse(source: Path | io.BytesIO, delimiter: str, fields: int, step_position: int | None,
            dialect: _Dialect) -> pd.DataFrame | None:
     """Every column as a number; None when a cell is neither a number nor a NaN the dialect
-    allows, or a line holds more fields than the header. Every column, not only the wanted
-    ones: pandas reads in parallel only without `usecols`."""
+    allows, or a line holds more fields than the header."""
     dtype = dict.fromkeys(range(fields), "float64")
     if step_position is not None and dialect.int_steps:
         dtype[step_position] = "int64"
