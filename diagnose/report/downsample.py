@@ -7,6 +7,10 @@ import pandas as pd
 
 from diagnose.detectors.common import row_medians, sample_columns
 
+#: Points per block behind each drawn median: a point on a sparkline or a plot needs the
+#: block's level to a few percent of its spread, not exactly (4,096 cost 0.2 s on 10M steps).
+DRAWN_BLOCK_POINTS = 512
+
 
 def downsample(series: pd.Series, points: int = 80) -> tuple[list[int], list[float]]:
     """Block medians; a block holding any NaN/Inf shows as NaN (or its first Inf)."""
@@ -27,12 +31,12 @@ def _block_values(blocks: np.ndarray) -> np.ndarray:
     # n-sized mask; a sum that overflowed to Inf gets the exact look below.
     clean = np.isfinite(blocks.sum(axis=1))
     result = np.empty(len(blocks))
-    result[clean] = row_medians(sample_columns(blocks)[clean]) if clean.any() else []
+    result[clean] = row_medians(sample_columns(blocks, DRAWN_BLOCK_POINTS)[clean]) if clean.any() else []
     for row in np.flatnonzero(~clean):
         values = blocks[row]
         bad = values[~np.isfinite(values)]
         if not len(bad):
-            result[row] = row_medians(sample_columns(values[None, :]))[0]
+            result[row] = row_medians(sample_columns(values[None, :], DRAWN_BLOCK_POINTS))[0]
         else:
             result[row] = np.nan if np.isnan(bad).any() else bad[0]
     return result
