@@ -99,7 +99,9 @@ def _parse(source: Path | io.BytesIO, delimiter: str, fields: int, step_position
                                 on_bad_lines="error", encoding="utf-8")
     except (ValueError, UnicodeDecodeError, OverflowError, pd.errors.ParserError, pd.errors.ParserWarning):
         return None
-    return frame if frame.shape[1] == fields else None
+    # Every column in the asked type, or this pandas read the options otherwise: decline.
+    typed = frame.shape[1] == fields and all(str(kind) == dtype[k] for k, kind in enumerate(frame.dtypes))
+    return frame if typed else None
 
 
 def _first_data_line_fits(head: bytes, delimiter: str, fields: int) -> bool:
