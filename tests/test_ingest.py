@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,16 @@ def test_a_column_of_booleans_counts_as_text_not_a_crash(tmp_path):
     log.write_text("step,loss,lr\n1,2.0,\n2,1.5,True\n")  # arrow infers a boolean column
     run = one_run(log)
     assert list(run.series("loss").index) == [1, 2] and not run.has("lr")
+
+
+@pytest.mark.parametrize("step, problem", [("inf", "empty or non-numeric"), ("1e30", "beyond the int64 range")])
+def test_a_step_that_is_no_int64_is_a_clear_error_and_no_warning(tmp_path, step, problem):
+    log = tmp_path / "run.csv"
+    log.write_text(f"step,loss\n1,2.0\n{step},1.0\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's and pandas' cast warnings would reach the user's terminal
+        with pytest.raises(InputError, match=problem):
+            read_runs(log)
 
 
 def test_resumed_run_keeps_the_latest_segment_across_signals(tmp_path):

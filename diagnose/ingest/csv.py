@@ -120,6 +120,8 @@ def _steps_of(columns: Columns, path: Path) -> tuple[np.ndarray, Columns]:
         return values.astype(np.int64, copy=False), columns
     if present is not None and not present.all() or not np.isfinite(values).all():
         raise InputError(path, f"the step column {step_col!r} has empty or non-numeric cells")
+    if not (np.abs(values) < 2.0**63).all():
+        raise InputError(path, f"the step column {step_col!r} has steps beyond the int64 range")
     return values.astype(np.int64), columns
 
 

@@ -94,6 +94,8 @@ def _parse(source: Path | io.BytesIO, delimiter: str, fields: int, step_position
         with warnings.catch_warnings():
             # A first row longer than the header is only a warning to pandas.
             warnings.simplefilter("error", pd.errors.ParserWarning)
+            # An inf or a 1e30 asked to be an int64 step warns before pandas refuses it.
+            warnings.simplefilter("ignore", RuntimeWarning)
             frame = pd.read_csv(source, sep=delimiter, dtype=dtype, engine="c", keep_default_na=False,
                                 na_values=[""] if dialect.nan_is_empty else NAN_WORDS, index_col=False,
                                 on_bad_lines="error", encoding="utf-8")
