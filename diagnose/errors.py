@@ -18,3 +18,9 @@ class InputError(DiagnoseError):
 
 class RuleError(DiagnoseError):
     """A rule file that is malformed or names an unknown detector, evidence or cause."""
+
+
+def one_line(exc: BaseException) -> str:
+    """What a library's exception says, cut to one line and its first sentence."""
+    text = str(exc).strip()
+    return text.splitlines()[0].split(". ")[0][:160] if text else type(exc).__name__

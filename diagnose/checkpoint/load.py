@@ -17,7 +17,7 @@ from typing import Any
 from diagnose.checkpoint import layout
 from diagnose.checkpoint.safetensors_file import SafetensorsFile
 from diagnose.checkpoint.tensors import TensorSource, TorchTensors
-from diagnose.errors import DiagnoseError, InputError
+from diagnose.errors import DiagnoseError, InputError, one_line
 
 PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt"}
 SUFFIXES = PICKLE_SUFFIXES | {".safetensors"}
@@ -85,13 +85,13 @@ def torch_load(path: Path) -> Any:
             return _load(torch, path)
     except pickle.UnpicklingError as exc:
         if "Weights only load failed" not in str(exc):
-            raise InputError(path, f"not a readable torch checkpoint ({_first_line(exc)})") from None
+            raise InputError(path, f"not a readable torch checkpoint ({one_line(exc)})") from None
         raise InputError(path, "refused: needs arbitrary code to load (only weights_only pickles are "
                                "read)" + _culprit(str(exc))) from None
     except EOFError:
         raise InputError(path, "truncated torch checkpoint (the pickle ends early)") from None
     except (RuntimeError, KeyError, ValueError, OSError) as exc:
-        raise InputError(path, f"not a readable torch checkpoint ({_first_line(exc)})") from None
+        raise InputError(path, f"not a readable torch checkpoint ({one_line(exc)})") from None
 
 
 def _load(torch: Any, path: Path) -> Any:
@@ -117,11 +117,6 @@ def _check_magic(path: Path) -> None:
         raise InputError(path, "empty file")
     if not (head.startswith(b"PK") or head[:1] == b"\x80"):
         raise InputError(path, "not a torch checkpoint (neither a torch.save zip archive nor a pickle)")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0].split(". ")[0][:160] if text else type(exc).__name__
 
 
 def is_hf_folder(path: Path) -> bool:

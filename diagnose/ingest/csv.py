@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from diagnose.errors import InputError
+from diagnose.errors import InputError, one_line
 from diagnose.ingest.base import RawRun
 from diagnose.ingest.csv_fast import Columns, read_numeric
 from diagnose.ingest.signals import canonical_name, is_step_name, pick_step_column
@@ -101,7 +101,7 @@ def _read_typed_columns(path: Path, delimiter: str, bad_rows: list[str], columns
                                convert_options=_convert_options(columns, typed=True),
                                read_options=pacsv.ReadOptions(block_size=1 << 22))
     except (pa.ArrowTypeError, UnicodeDecodeError, OSError) as exc:
-        raise InputError(path, f"not a readable table ({_first_line_of(exc)})") from None
+        raise InputError(path, f"not a readable table ({one_line(exc)})") from None
     arrow_columns = {name: table.column(name) for name in table.column_names}
     del table
     return _steps_of({name: _float_values(arrow_columns.pop(name)) for name in list(arrow_columns)}, path)
@@ -132,7 +132,7 @@ def _read_table(path: Path, delimiter: str, bad_rows: list[str], columns: list[s
                               convert_options=_convert_options(columns, typed=False),
                               read_options=pacsv.ReadOptions(block_size=1 << 24))
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowKeyError, UnicodeDecodeError, OSError) as exc:
-        raise InputError(path, f"not a readable table ({_first_line_of(exc)})") from None
+        raise InputError(path, f"not a readable table ({one_line(exc)})") from None
 
 
 class _quiet_undecodable_rows:
@@ -166,10 +166,6 @@ def _convert_options(columns: list[str], typed: bool) -> pacsv.ConvertOptions:
         include_columns=columns or None, include_missing_columns=False,
         column_types={c: pa.float64() for c in columns} if typed else None,
     )
-
-
-def _first_line_of(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
 
 
 def _bad_row_notes(path: Path, bad_rows: list[str]) -> list[Note]:

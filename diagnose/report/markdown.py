@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from diagnose.report import summary
-from diagnose.report.model import Cause, Finding, Report, RunReport, SkippedRule, severity_rank
+from diagnose.report.model import Cause, Finding, Report, RunReport, severity_rank
 
 VERDICT_BADGE = {"healthy": "✅ healthy", "warning": "⚠️ warning", "failed": "❌ failed"}
 
@@ -46,13 +46,8 @@ def _run_section(run: RunReport) -> list[str]:
         lines += _finding_section(finding)
     lines += _checklist(run.findings)
     if run.skipped:
-        lines += ["Skipped rules: " + ", ".join(map(_skipped, run.skipped)), ""]
+        lines += ["Skipped rules: " + ", ".join(summary.skipped_text(s, code) for s in run.skipped), ""]
     return lines
-
-
-def _skipped(skipped: SkippedRule) -> str:
-    needs = ", ".join(" or ".join(code(alt) for alt in need.split("|")) for need in skipped.missing)
-    return f"{code(skipped.rule)} (needs {needs})"
 
 
 def _finding_section(finding: Finding) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from diagnose.report.model import Finding, RunReport, SkippedRule, severity_rank
 
 VERDICTS = {"healthy": "HEALTHY", "warning": "WARNING", "failed": "FAILED"}
@@ -41,10 +43,11 @@ def step_range(start: int | None, end: int | None) -> str:
     return f"steps {start}-{end}"
 
 
-def skipped_text(skipped: SkippedRule) -> str:
-    """'overfitting (needs val_loss)'; an alternative requirement 'a|b' reads 'a or b'."""
-    needs = ", ".join(need.replace("|", " or ") for need in skipped.missing)
-    return f"{skipped.rule} (needs {needs})"
+def skipped_text(skipped: SkippedRule, name: Callable[[str], str] = str) -> str:
+    """'overfitting (needs val_loss)'; an alternative requirement 'a|b' reads 'a or b'.
+    `name` formats the rule and signal names (Markdown sets them as code)."""
+    needs = ", ".join(" or ".join(name(alt) for alt in need.split("|")) for need in skipped.missing)
+    return f"{name(skipped.rule)} (needs {needs})"
 
 
 def signals_text(signals: list[str], limit: int = 8) -> str:
