@@ -140,6 +140,17 @@ def test_plateau_that_escapes_is_saddle_like():
     assert event.step == STEPS[0] and event.stats["escaped"]
 
 
+def test_a_long_healthy_run_with_noisy_minibatch_loss_is_not_oscillating():
+    # 50,000 steps: trained within the first 2,500 (its first 5%), then a loss near 0.06 whose
+    # minibatches swing by 80% of it, as in a real moons MLP the held-out corpus produced.
+    rng = np.random.default_rng(0)
+    steps = np.arange(50_000)
+    loss = (0.7 * np.exp(-steps / 300) + 0.06) * np.exp(0.8 * rng.standard_normal(len(steps)) - 0.32)
+    grad = np.abs(0.3 + 0.05 * rng.standard_normal(len(steps)))
+    run = Run({"loss": pd.Series(loss, index=steps), "grad_norm": pd.Series(grad, index=steps)})
+    assert get_detector("plateaus.oscillation")(run, params("oscillation")) == []
+
+
 def test_block_helpers():
     values = np.arange(10, dtype=float)
     assert block_medians(values, 4).tolist() == [2.0, 6.0, 8.5]  # upper median of full blocks

@@ -66,9 +66,14 @@ def percentile(values: np.ndarray, q: list[float]) -> np.ndarray:
     return np.percentile(sample(values), q)
 
 
+#: Points behind "where a signal started", at most: in a 50,000-step run the first 5% is
+#: already trained, and a rule asking "is the loss still near its start" would say yes.
+INITIAL_POINTS = 100
+
+
 def initial_level(values: np.ndarray) -> float:
-    """Where a signal started: the median of its first 5% (at least 3 points)."""
-    return median(values[: max(3, len(values) // 20)])
+    """Where a signal started: the median of its first 5% (at least 3, at most 100 points)."""
+    return median(values[: max(3, min(len(values) // 20, INITIAL_POINTS))])
 
 
 def block_size(n: int, n_blocks: int, minimum: int = 1) -> int:
