@@ -17,7 +17,7 @@ from diagnose.ingest.textio import first_line, read_head
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 cell = st.sampled_from(["1", "-2", "0.5", "1e-3", "3.0", "", "nan", "NaN", "-nan", "inf", "-inf",
-                        "oops", " 2", '"4"', "1e400", "0x10", "True"]) | st.integers(-5, 500).map(str)
+                        "oops", " 2", '"4"', "1e400", "0x10", "True", "0,5", '"1,5"', "\ufeff1"]) | st.integers(-5, 500).map(str)
 
 
 def both_readers(path: Path):
@@ -57,14 +57,15 @@ def assert_same(fast, careful, bad_rows, path: Path) -> None:
 
 @SETTINGS
 @given(rows=st.lists(st.lists(cell, min_size=2, max_size=4), max_size=12),
-       trailing_newline=st.booleans(), blank_line=st.booleans())
-def test_fast_path_reads_exactly_what_the_careful_reader_reads_or_declines(tmp_path_factory, rows,
-                                                                           trailing_newline, blank_line):
-    lines = ["step,loss,lr"] + [",".join(row) for row in rows]
+       trailing_newline=st.booleans(), blank_line=st.booleans(),
+       delimiter=st.sampled_from([",", "\t", ";"]), newline=st.sampled_from(["\n", "\r\n"]))
+def test_fast_path_reads_exactly_what_the_careful_reader_reads_or_declines(tmp_path_factory, rows, trailing_newline,
+                                                                           blank_line, delimiter, newline):
+    lines = [delimiter.join(["step", "loss", "lr"])] + [delimiter.join(row) for row in rows]
     if blank_line and rows:
         lines.insert(2, "")
     path = tmp_path_factory.mktemp("fast") / "run.csv"
-    path.write_text("\n".join(lines) + ("\n" if trailing_newline else ""))
+    path.write_bytes((newline.join(lines) + (newline if trailing_newline else "")).encode())
     fast, careful, bad_rows = both_readers(path)
     if fast is not None:
         assert_same(fast, careful, bad_rows, path)
