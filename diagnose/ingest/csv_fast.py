@@ -133,8 +133,9 @@ def _with_presence(values: np.ndarray, nan_is_empty: bool) -> tuple[np.ndarray, 
 def _holds_nan(frame: pd.DataFrame) -> bool:
     """pandas fills the missing fields of a short line with NaN, so without a NaN (a sum is
     NaN when a value is, or when +Inf meets -Inf) no line was short."""
-    return any(np.isnan(np.sum(frame.iloc[:, k].to_numpy())) for k in range(frame.shape[1])
-               if frame.dtypes.iloc[k].kind == "f")
+    with np.errstate(over="ignore", invalid="ignore"):
+        return any(np.isnan(np.sum(frame.iloc[:, k].to_numpy())) for k in range(frame.shape[1])
+                   if frame.dtypes.iloc[k].kind == "f")
 
 
 def _every_line_has(path: Path, delimiter: str, lines: int, fields: int) -> bool:

@@ -29,7 +29,8 @@ def downsample(series: pd.Series, points: int = 80) -> tuple[list[int], list[flo
 def _block_values(blocks: np.ndarray) -> np.ndarray:
     # NaN and Inf carry into a row's sum, so one summing pass finds the clean rows without an
     # n-sized mask; a sum that overflowed to Inf gets the exact look below.
-    clean = np.isfinite(blocks.sum(axis=1))
+    with np.errstate(over="ignore", invalid="ignore"):  # 1e308s and +-Inf are expected here
+        clean = np.isfinite(blocks.sum(axis=1))
     result = np.empty(len(blocks))
     result[clean] = row_medians(sample_columns(blocks, DRAWN_BLOCK_POINTS)[clean]) if clean.any() else []
     for row in np.flatnonzero(~clean):
