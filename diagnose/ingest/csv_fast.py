@@ -2,13 +2,13 @@
 
 pandas splits a large file across threads; on a 10-million-row log on two cores it parses
 about twice as fast as arrow's reader (bench/speed_csv.py). It answers only when its answer
-is exactly the careful reader's (csv.py): every column is numeric, every line holds the
-header's number of fields (pandas rejects longer lines but for the first, checked here, and
-fills shorter ones with NaN, so after a NaN the delimiters are counted), and either no cell is empty, so a NaN is a written
-nan, or no cell says nan, so a NaN is an empty cell, which means "not logged". Anything else
-(text in any column, comments, ragged lines, quoted delimiters, empty cells and written nans
-in one file, repeated column names, a compressed file) gives None, and the careful reader
-takes the file.
+is exactly the careful reader's (csv.py): every column is numeric; every line holds the
+header's number of fields (pandas rejects longer lines except on the first data line, which
+is checked here, and fills shorter ones with NaN, so after a NaN the delimiters are counted);
+and either no cell is empty, so a NaN is a written nan, or no cell says nan, so a NaN is an
+empty cell, which means "not logged". Anything else (text in any column, comments, ragged
+lines, quoted delimiters, empty cells and written nans in one file, repeated column names, a
+compressed file) gives None, and the careful reader takes the file.
 """
 
 from __future__ import annotations
