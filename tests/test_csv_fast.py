@@ -114,6 +114,13 @@ def test_a_large_clean_log_is_read_in_parallel_and_exactly(tmp_path):
     assert_same(fast, careful, bad_rows, path)
 
 
+def test_a_large_dense_log_with_empty_cells_late_is_read_as_a_sparse_one(tmp_path):
+    path = big_log(tmp_path / "run.csv", damage={200_000: "200000,,0.6,0.0003"})
+    fast, careful, bad_rows = both_readers(path)
+    assert fast is not None and fast["loss"][1] is not None and not fast["loss"][1][200_000]
+    assert_same(fast, careful, bad_rows, path)
+
+
 @pytest.mark.parametrize("line", [
     "100000,0.5",  # short: pandas would fill NaN
     "100000,0.5,0.6,0.0003,7",  # long, deep inside a parallel chunk

@@ -53,7 +53,7 @@ def read_numeric(path: Path, delimiter: str, names: list[str], wanted: list[str]
     sample = path if whole_file_in_head else io.BytesIO(head[: head.rfind(b"\n") + 1])
     frame, dialect = _first_dialect_that_reads(sample, delimiter, len(names), step_position)
     if frame is not None and not whole_file_in_head:
-        frame = _parse(path, delimiter, len(names), step_position, dialect)
+        frame, dialect = _whole_file(path, delimiter, len(names), step_position, dialect)
     if frame is None or frame.empty:
         return None
     if _holds_nan(frame) and not _every_line_has(path, delimiter, len(frame) + 1, len(names)):
@@ -78,6 +78,17 @@ def _first_dialect_that_reads(source: Path | io.BytesIO, delimiter: str, fields:
         frame = _parse(source, delimiter, fields, step_position, dialect)
         if frame is not None:
             break
+    return frame, dialect
+
+
+def _whole_file(path: Path, delimiter: str, fields: int, step_position: int | None,
+                dialect: _Dialect) -> tuple[pd.DataFrame | None, _Dialect]:
+    """The file in the dialect of its head; a dense head may be followed by empty cells (a
+    signal no longer logged after a resume), so that gets one more try as a sparse table."""
+    frame = _parse(path, delimiter, fields, step_position, dialect)
+    if frame is None and not dialect.nan_is_empty:
+        dialect = _Dialect(nan_is_empty=True, int_steps=dialect.int_steps)
+        frame = _parse(path, delimiter, fields, step_position, dialect)
     return frame, dialect
 
 
