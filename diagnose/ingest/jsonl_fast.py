@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.json as pajson
 
-from diagnose.ingest.signals import canonical_name, is_step_name
+from diagnose.ingest.signals import canonical_name, is_step_name, name_key
 
 #: key -> (rows holding a number, those numbers as float64), as the careful reader collects them.
 Columns = dict[str, tuple[np.ndarray, np.ndarray]]
@@ -41,7 +41,7 @@ def read_numbers(path: Path) -> tuple[Columns, int] | None:
             return None
         if len(numbers[0]):  # the careful reader only knows keys that held a number
             columns[key] = numbers
-    if not table.num_rows or len({key.strip().lower() for key in columns}) < len(columns):
+    if not table.num_rows or len({name_key(key) for key in columns}) < len(columns):
         return None  # "Step" and "step": which one wins depends on the careful reader's order
     # The careful reader meets keys in file order, at their first number.
     return dict(sorted(columns.items(), key=lambda item: item[1][0][0])), table.num_rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-# Canonical name -> the spellings seen in real logs (compared after `_key` folding).
+# Canonical name -> the spellings seen in real logs (compared after `name_key` folding).
 ALIASES: dict[str, tuple[str, ...]] = {
     "loss": (
         "loss", "train_loss", "train/loss", "training_loss", "loss/train", "train/lm_loss",
@@ -45,12 +45,13 @@ LAYER_PREFIXES = ("grad_norm/", "grad_norm_", "grad_norm.", "gradient_norm/", "g
 _SUFFIX = re.compile(r"[ _/.-](step|epoch|mean|avg)$")
 
 
-def _key(name: str) -> str:
+def name_key(name: str) -> str:
+    """How a log's column or tag name is compared with the names we know."""
     return name.strip().lower()
 
 
-_LOOKUP = {_key(alias): canonical for canonical, aliases in ALIASES.items() for alias in aliases}
-_STEP_LOOKUP = {_key(n) for n in STEP_NAMES}
+_LOOKUP = {name_key(alias): canonical for canonical, aliases in ALIASES.items() for alias in aliases}
+_STEP_LOOKUP = {name_key(n) for n in STEP_NAMES}
 
 
 def canonical_name(raw: str) -> str | None:
@@ -58,7 +59,7 @@ def canonical_name(raw: str) -> str | None:
 
     Per-layer gradient norms keep the parameter name: `grad_norm/layers.0.weight`.
     """
-    key = _key(raw)
+    key = name_key(raw)
     if key in _LOOKUP:
         return _LOOKUP[key]
     layer = _layer_name(raw)
@@ -77,22 +78,22 @@ def _layer_name(raw: str) -> str | None:
     for prefix in LAYER_PREFIXES:
         if key.lower().startswith(prefix) and len(key) > len(prefix):
             rest = key[len(prefix):]
-            if _key(rest) in ("total", "global", "all", "norm"):
+            if name_key(rest) in ("total", "global", "all", "norm"):
                 return None
             return rest
     return None
 
 
 def is_step_name(raw: str) -> bool:
-    return _key(raw) in _STEP_LOOKUP
+    return name_key(raw) in _STEP_LOOKUP
 
 
 def pick_step_column(columns: list[str]) -> str | None:
     """The column that holds the step, by the names trainers use, in order of preference."""
-    by_key = {_key(c): c for c in columns}
+    by_key = {name_key(c): c for c in columns}
     for name in STEP_NAMES:
-        if _key(name) in by_key:
-            return by_key[_key(name)]
+        if name_key(name) in by_key:
+            return by_key[name_key(name)]
     return None
 
 
@@ -110,4 +111,4 @@ def canonical_columns(columns: list[str]) -> dict[str, str]:
 
 def _preference(raw: str) -> int:
     """Exact aliases beat suffixed ones (`train_loss` over `train_loss_epoch`)."""
-    return 0 if _key(raw) in _LOOKUP else 1
+    return 0 if name_key(raw) in _LOOKUP else 1
