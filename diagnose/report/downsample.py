@@ -28,16 +28,14 @@ def downsample(series: pd.Series, points: int = 80) -> tuple[list[int], list[flo
 
 def _block_values(blocks: np.ndarray) -> np.ndarray:
     # NaN and Inf carry into a row's sum, so one summing pass finds the clean rows without an
-    # n-sized mask; a sum that overflowed to Inf gets the exact look below.
+    # n-sized mask; a row whose sum overflowed to Inf gets an exact look.
     with np.errstate(over="ignore", invalid="ignore"):  # 1e308s and +-Inf are expected here
         clean = np.isfinite(blocks.sum(axis=1))
+    for row in np.flatnonzero(~clean):
+        clean[row] = np.isfinite(blocks[row]).all()
     result = np.empty(len(blocks))
     result[clean] = row_medians(sample_columns(blocks, DRAWN_BLOCK_POINTS)[clean]) if clean.any() else []
     for row in np.flatnonzero(~clean):
-        values = blocks[row]
-        bad = values[~np.isfinite(values)]
-        if not len(bad):
-            result[row] = row_medians(sample_columns(values[None, :], DRAWN_BLOCK_POINTS))[0]
-        else:
-            result[row] = np.nan if np.isnan(bad).any() else bad[0]
+        bad = blocks[row][~np.isfinite(blocks[row])]
+        result[row] = np.nan if np.isnan(bad).any() else bad[0]
     return result
